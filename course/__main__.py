@@ -1,0 +1,69 @@
+"""Command line: ``python -m course doctor`` | ``make-exercises [--check]`` | ``strip-outputs [FILES]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _make_exercises(args) -> int:
+    from .authoring import MarkerError, make_exercises
+
+    try:
+        statuses = make_exercises(args.root, check=args.check)
+    except MarkerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    stale = [s for s in statuses if not s.up_to_date]
+    if args.check:
+        for s in stale:
+            if s.solution.exists():
+                print(f"out of date: {s.exercise} (regenerate it from {s.solution} with `python -m course make-exercises`)")
+            else:
+                print(f"out of date: {s.exercise} has no {s.solution}; delete it or add the solution")
+        if not stale:
+            print(f"exercises/ is up to date ({len(statuses)} notebooks)")
+        return 1 if stale else 0
+    for s in stale:
+        print(f"wrote {s.exercise}" if s.solution.exists() else f"removed {s.exercise}")
+    print(f"{len(statuses)} exercise notebooks, {len(stale)} changed")
+    return 0
+
+
+def _strip_outputs(args) -> int:
+    import nbformat
+
+    paths = [Path(p) for p in args.files] or sorted(
+        p for d in ("notebooks", "solutions", "exercises") for p in Path(d).glob("*.ipynb"))
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        print(f"stripped {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course", description="Tools for the video deep-learning course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check that this machine can run the course")
+    mk = sub.add_parser("make-exercises", help="generate exercises/ from solutions/")
+    mk.add_argument("--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date")
+    mk.add_argument("--root", type=Path, default=None, help="repository root (default: this checkout)")
+    st = sub.add_parser("strip-outputs", help="remove outputs from notebooks before committing")
+    st.add_argument("files", nargs="*")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import doctor
+
+        return 0 if doctor().ok else 1
+    if args.command == "make-exercises":
+        return _make_exercises(args)
+    return _strip_outputs(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

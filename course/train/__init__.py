@@ -1,0 +1,1 @@
+"""The course training loop, checkpoints, early stopping and metrics (chapter 04)."""

@@ -1,0 +1,53 @@
+"""The install story: ranges in pyproject, pins in constraints.txt, conda mirror, README commands and links."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from course.authoring import binder_url, colab_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+README = (ROOT / "README.md").read_text()
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;@]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_runtime_dependencies_are_ranges_not_pins():
+    deps = PYPROJECT["project"]["dependencies"]
+    assert {"torch", "torchvision", "av", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "scikit-learn",
+            "tqdm"} <= {_name(d) for d in deps}
+    assert not [d for d in deps if "==" in d], "pin versions in constraints.txt, keep ranges in pyproject.toml"
+
+
+def test_constraints_pin_torch_and_a_matching_torchvision():
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+
+
+def test_environment_yml_mirrors_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed = set()
+    for dep in env["dependencies"]:
+        items = dep["pip"] if isinstance(dep, dict) else [dep]
+        listed |= {_name(d) for d in items}
+    wanted = {_name(d) for d in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"]}
+    assert wanted <= listed, f"missing from environment.yml: {sorted(wanted - listed)}"
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
+    assert "make lab" in README and "make test" in README
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), ".ci/run must run exactly the README's test command"
+
+
+def test_readme_links_every_lecture_to_colab_and_binder_and_links_exist():
+    for lecture in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        rel = f"notebooks/{lecture.name}"
+        assert colab_url(rel) in README and binder_url(rel) in README, f"README has no Colab/Binder links for {rel}"
+    for target in re.findall(r"\]\(((?:notebooks|exercises|solutions)/[^)]+)\)", README):
+        assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
