@@ -1,1 +1,21 @@
-"""The course training loop, checkpoints, early stopping and metrics (chapter 04)."""
+"""The course training loop, checkpoints, early stopping and metrics (chapter 04).
+
+- :func:`fit` trains any classifier (or any model with a ``loss_fn``) and returns a :class:`History`;
+- :func:`evaluate` gives predictions and labels, :func:`print_classification_report` and
+  :func:`plot_confusion_matrix` show them with scikit-learn;
+- :func:`warmup_cosine` / :func:`warmup_step_decay` are LR schedules with a linear warm-up;
+- :func:`save_checkpoint` / :func:`load_checkpoint` write and read atomic, resumable checkpoints.
+"""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .early_stopping import EarlyStopping
+from .history import History
+from .loop import fit, validate
+from .metrics import accuracy, evaluate, plot_confusion_matrix, print_classification_report
+from .precision import Precision, choose_precision
+from .schedules import lr_trace, warmup_cosine, warmup_cosine_factor, warmup_step_decay, warmup_step_decay_factor
+
+__all__ = [
+    "EarlyStopping", "History", "Precision", "accuracy", "choose_precision", "evaluate", "fit", "load_checkpoint",
+    "lr_trace", "plot_confusion_matrix", "print_classification_report", "save_checkpoint", "validate",
+    "warmup_cosine", "warmup_cosine_factor", "warmup_step_decay", "warmup_step_decay_factor",
+]
