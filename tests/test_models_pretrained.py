@@ -70,3 +70,27 @@ def test_manifest_cannot_name_arbitrary_code(copy_dir):
     (copy_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(PretrainedError, match="builder"):
         load_pretrained(SHIPPED[0], directory=copy_dir)
+
+
+def test_shipped_checkpoints_reach_their_recorded_test_accuracy():
+    """The accuracy in the manifest is what the file really scores on the test split it names (not a typed number)."""
+    from course.data import MovingShapes
+
+    names = [n for n in available_pretrained() if pretrained_info(n)["dataset"]["name"] == "MovingShapes"]
+    assert set(SHIPPED) <= set(names)
+    clips_by_split = {}
+    for name in names:
+        info = pretrained_info(name)
+        ds = info["dataset"]
+        key = (ds["seed"], ds["test_clips"], ds["num_frames"], ds["size"])
+        if key not in clips_by_split:
+            test = MovingShapes("test", num_clips=ds["test_clips"], seed=ds["seed"], num_frames=ds["num_frames"],
+                                size=ds["size"])
+            clips_by_split[key] = (torch.stack([test[i][0] for i in range(len(test))]),
+                                   torch.tensor([test.label_of(i) for i in range(len(test))]))
+        clips, labels = clips_by_split[key]
+        model = load_pretrained(name)
+        with torch.no_grad():
+            predictions = torch.cat([model(batch).argmax(1) for batch in clips.split(100)])
+        accuracy = (predictions == labels).float().mean().item()
+        assert abs(accuracy - info["test_acc"]) <= 0.01, f"{name}: measured {accuracy:.4f}, manifest {info['test_acc']}"
