@@ -4,7 +4,8 @@
 - :func:`evaluate` gives predictions and labels, :func:`print_classification_report` and
   :func:`plot_confusion_matrix` show them with scikit-learn;
 - :func:`warmup_cosine` / :func:`warmup_step_decay` are LR schedules with a linear warm-up;
-- :func:`save_checkpoint` / :func:`load_checkpoint` write and read atomic, resumable checkpoints.
+- :func:`save_checkpoint` / :func:`load_checkpoint` write and read atomic, resumable checkpoints;
+- :func:`recorded_runs` / :func:`format_runs_table` show committed GPU measurements (``course/results/``).
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
@@ -12,10 +13,12 @@ from .history import History
 from .loop import fit, validate
 from .metrics import accuracy, evaluate, plot_confusion_matrix, print_classification_report
 from .precision import Precision, choose_precision
+from .recorded import format_runs_table, recorded_runs, save_record
 from .schedules import lr_trace, warmup_cosine, warmup_cosine_factor, warmup_step_decay, warmup_step_decay_factor
 
 __all__ = [
-    "EarlyStopping", "History", "Precision", "accuracy", "choose_precision", "evaluate", "fit", "load_checkpoint",
-    "lr_trace", "plot_confusion_matrix", "print_classification_report", "save_checkpoint", "validate",
+    "EarlyStopping", "History", "Precision", "accuracy", "choose_precision", "evaluate", "fit", "format_runs_table",
+    "load_checkpoint", "lr_trace", "plot_confusion_matrix", "print_classification_report", "recorded_runs",
+    "save_checkpoint", "save_record", "validate",
     "warmup_cosine", "warmup_cosine_factor", "warmup_step_decay", "warmup_step_decay_factor",
 ]
