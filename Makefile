@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) -m course doctor || true
-	$(PY) -m jupyterlab $(ROOT_FLAG) notebooks/00_welcome.ipynb
+	$(PY) -m jupyterlab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" notebooks/00_welcome.ipynb
 
 test: $(STAMP)
 	COURSE_QUICK=1 $(PY) -m pytest -v --durations=15

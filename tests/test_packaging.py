@@ -51,3 +51,10 @@ def test_readme_links_every_lecture_to_colab_and_binder_and_links_exist():
         assert colab_url(rel) in README and binder_url(rel) in README, f"README has no Colab/Binder links for {rel}"
     for target in re.findall(r"\]\(((?:notebooks|exercises|solutions)/[^)]+)\)", README):
         assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
+
+
+def test_make_lab_serves_the_whole_course_not_only_notebooks():
+    # Given only a file, JupyterLab serves that file's folder: learners would not see exercises/ or solutions/.
+    lab = re.search(r"^lab:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert lab and "notebooks/00_welcome.ipynb" in lab.group(1)
+    assert '--ServerApp.root_dir="$(CURDIR)"' in lab.group(1)
