@@ -58,3 +58,40 @@ def test_make_lab_serves_the_whole_course_not_only_notebooks():
     lab = re.search(r"^lab:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
     assert lab and "notebooks/00_welcome.ipynb" in lab.group(1)
     assert '--ServerApp.root_dir="$(CURDIR)"' in lab.group(1)
+
+
+# import name -> distribution name, where they differ
+_DISTRIBUTION = {"sklearn": "scikit-learn", "PIL": "pillow", "IPython": "ipython", "yaml": "pyyaml"}
+
+
+def _imported_modules(source: str) -> set[str]:
+    import ast
+
+    # notebook magics (`%pip ...`) are not Python: keep the line count and indentation, drop the magic
+    lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in source.splitlines()]
+    found = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_everything_the_course_and_its_notebooks_import_is_a_declared_dependency():
+    import sys
+
+    import nbformat
+
+    sources = {p: p.read_text() for p in (ROOT / "course").rglob("*.py")}
+    for folder in ("notebooks", "solutions"):
+        for path in (ROOT / folder).glob("*.ipynb"):
+            cells = nbformat.read(path, as_version=4).cells
+            sources[path] = "\n".join(c.source for c in cells if c.cell_type == "code")
+    declared = {_name(d) for d in PYPROJECT["project"]["dependencies"]}
+    undeclared = {}
+    for path, source in sources.items():
+        for module in _imported_modules(source) - set(sys.stdlib_module_names) - {"course"}:
+            if _DISTRIBUTION.get(module, module).lower() not in declared:
+                undeclared.setdefault(module, path.relative_to(ROOT).as_posix())
+    assert not undeclared, f"imported but not in pyproject's dependencies (module: first file): {undeclared}"
