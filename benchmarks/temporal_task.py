@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from course.config import seed_everything
-from course.data import MovingShapes
+from course.data import MovingShapes, tensor_dataset
 from course.models import CNNLSTM, EarlyFusion, LateFusion, SingleFrameCNN, SlowFusion, c3d_small, count_parameters
 from course.train import evaluate, fit
 from course.viz.frames_vs_time import within_pair_accuracy
@@ -40,10 +40,7 @@ TARGETS = {"single_frame": "<= 60%", "c3d_small": ">= 95% in <= 60 s", "cnn_lstm
 
 def render_split(split: str, num_clips: int, seed: int = 0) -> TensorDataset:
     """All clips of a MovingShapes split as one TensorDataset: clips (N, 3, 16, 32, 32), labels (N,)."""
-    ds = MovingShapes(split, num_clips=num_clips, seed=seed)
-    clips = torch.stack([ds[i][0] for i in range(len(ds))])
-    labels = torch.tensor([ds.label_of(i) for i in range(len(ds))])
-    return TensorDataset(clips, labels)
+    return tensor_dataset(MovingShapes(split, num_clips=num_clips, seed=seed))
 
 
 def train_recipe(name: str, train: TensorDataset, test: TensorDataset, *, batch_size: int = 32, seed: int = 0,

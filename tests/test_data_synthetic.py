@@ -207,3 +207,17 @@ def test_digits_predict_mode_splits_past_and_future():
 def test_digits_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MovingDigits(**kwargs)
+
+
+def test_tensor_dataset_renders_every_item_once():
+    from course.data import MovingShapes, tensor_dataset
+
+    shapes = MovingShapes("val", num_clips=6, num_frames=4, size=16)
+    data = tensor_dataset(shapes)
+    clips, labels = data.tensors
+    assert clips.shape == (6, 3, 4, 16, 16) and labels.dtype == torch.int64
+    assert torch.equal(clips[5], shapes[5][0]) and labels.tolist() == [shapes.label_of(i) for i in range(6)]
+    with pytest.raises(TypeError, match=r"tensor_dataset\(dataset\)"):
+        tensor_dataset(iter([]))
+    with pytest.raises(ValueError, match="empty"):
+        tensor_dataset([])

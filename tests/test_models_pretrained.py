@@ -74,7 +74,7 @@ def test_manifest_cannot_name_arbitrary_code(copy_dir):
 
 def test_shipped_checkpoints_reach_their_recorded_test_accuracy():
     """The accuracy in the manifest is what the file really scores on the test split it names (not a typed number)."""
-    from course.data import MovingShapes
+    from course.data import MovingShapes, tensor_dataset
 
     names = [n for n in available_pretrained() if pretrained_info(n)["dataset"]["name"] == "MovingShapes"]
     assert set(SHIPPED) <= set(names)
@@ -86,8 +86,7 @@ def test_shipped_checkpoints_reach_their_recorded_test_accuracy():
         if key not in clips_by_split:
             test = MovingShapes("test", num_clips=ds["test_clips"], seed=ds["seed"], num_frames=ds["num_frames"],
                                 size=ds["size"])
-            clips_by_split[key] = (torch.stack([test[i][0] for i in range(len(test))]),
-                                   torch.tensor([test.label_of(i) for i in range(len(test))]))
+            clips_by_split[key] = tensor_dataset(test).tensors
         clips, labels = clips_by_split[key]
         model = load_pretrained(name)
         with torch.no_grad():

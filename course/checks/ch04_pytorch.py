@@ -1,13 +1,15 @@
 """Checks for chapter 04 (from NumPy to PyTorch).
 
-References are independent of the learner's code: ``torch`` for accuracy and training steps, the NumPy CNN of Part I
-(``course.numpy_nn.cnn``) for the rebuilt network, and ``course.train.warmup_cosine_factor`` for the schedule.
+References are independent of the learner's code: ``course.train.accuracy`` for accuracy, ``torch`` for training
+steps, the NumPy CNN of Part I (``course.numpy_nn.cnn``) for the rebuilt network, and
+``course.train.warmup_cosine_factor`` for the schedule.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..numpy_nn.cnn import load_digits_split, make_digits_cnn
+from ..train.metrics import accuracy
 from ..train.schedules import warmup_cosine_factor
 from .core import Case, CheckResult, check_function
 
@@ -15,10 +17,6 @@ from .core import Case, CheckResult, check_function
 # --------------------------------------------------------------------------------------------------------------------
 # accuracy from logits
 # --------------------------------------------------------------------------------------------------------------------
-
-def _reference_accuracy(logits, labels) -> float:
-    return float((logits.argmax(dim=1) == labels).double().mean())
-
 
 def accuracy_from_logits(fn) -> CheckResult:
     """Check ``fn(logits (N, K) tensor, labels (N,) int64 tensor) -> float`` in [0, 1]."""
@@ -36,7 +34,7 @@ def accuracy_from_logits(fn) -> CheckResult:
         Case((logits.double() - 100.0, labels), name="negative float64 logits",
              hint="the prediction is the index of the largest logit, whatever its sign: logits.argmax(dim=1)"),
     ]
-    return check_function(fn, cases, title="accuracy_from_logits", reference=_reference_accuracy, rtol=1e-9,
+    return check_function(fn, cases, title="accuracy_from_logits", reference=accuracy, rtol=1e-9,
                           hint="compare logits.argmax(dim=1) with labels, then take the mean of the matches as a float")
 
 

@@ -1,5 +1,5 @@
 """Video data: IO with PyAV, clip sampling, transforms, synthetic and real datasets, safe downloads (chapter 05)."""
-from .synthetic import MOVING_SHAPES_CLASSES, MOVING_SHAPES_PAIRS, MovingDigits, MovingShapes  # noqa: E402,F401
+from .synthetic import MOVING_SHAPES_CLASSES, MOVING_SHAPES_PAIRS, MovingDigits, MovingShapes, tensor_dataset  # noqa: E402,F401,E501
 from .video_io import VideoInfo, VideoReadError, read_frames, read_video, video_info, write_video  # noqa: E402,F401
 from .sampling import center_clip_indices, random_clip_indices, sample_indices, segment_indices, uniform_indices  # noqa: E402,F401,E501
 from .transforms import KINETICS_MEAN, KINETICS_STD, ClipTransform, eval_transform, to_float_clip, to_uint8_frames, train_transform  # noqa: E402,F401,E501

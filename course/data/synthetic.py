@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 __all__ = ["MovingShapes", "MovingDigits", "MOVING_SHAPES_CLASSES", "MOVING_SHAPES_PAIRS"]
 
@@ -396,3 +396,18 @@ class MovingDigits(Dataset):
     def __repr__(self) -> str:
         return (f"MovingDigits(split={self.split!r}, num_clips={self.num_clips}, num_frames={self.num_frames}, "
                 f"size={self.size}, num_digits={self.num_digits}, mode={self.mode!r})")
+
+
+def tensor_dataset(dataset) -> TensorDataset:
+    """Render every item of a ``(clip, label)`` dataset once, into memory: a TensorDataset of clips (N, C, T, H, W)
+    and int64 labels (N,).
+
+    For the small synthetic datasets, so that training epochs reuse the clips instead of rendering them again.
+    """
+    if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        raise TypeError(f"tensor_dataset(dataset): expected a map-style dataset of (clip, label) items, "
+                        f"got {type(dataset).__name__}")
+    if len(dataset) == 0:
+        raise ValueError("tensor_dataset(dataset): the dataset is empty")
+    clips, labels = zip(*(dataset[i] for i in range(len(dataset))))
+    return TensorDataset(torch.stack(clips), torch.as_tensor(labels, dtype=torch.int64))

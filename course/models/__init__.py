@@ -3,7 +3,7 @@
 All models take clips (N, C, T, H, W) and return logits (N, num_classes). They are assembled from the small builders
 in :mod:`course.models.blocks`; :mod:`course.models.summary` measures them (parameters, FLOPs, a per-stage table).
 """
-from .blocks import FrameEncoder, conv_stack, conv_stage
+from .blocks import FrameEncoder, conv_stack, conv_stage, encode_frames
 from .c3d import C3D, C3D_WIDTHS, c3d_small
 from .cnn_lstm import CNNLSTM, resnet18_trunk
 from .frame_baselines import EarlyFusion, LateFusion, SingleFrameCNN, SlowFusion
@@ -13,5 +13,5 @@ from .summary import count_flops, count_parameters, format_layer_table, layer_ta
 __all__ = [
     "C3D", "C3D_WIDTHS", "CNNLSTM", "EarlyFusion", "FrameEncoder", "LateFusion", "PretrainedError", "SingleFrameCNN",
     "SlowFusion", "available_pretrained", "c3d_small", "conv_stack", "conv_stage", "count_flops", "count_parameters",
-    "format_layer_table", "layer_table", "load_pretrained", "pretrained_info", "resnet18_trunk",
+    "encode_frames", "format_layer_table", "layer_table", "load_pretrained", "pretrained_info", "resnet18_trunk",
 ]

@@ -13,19 +13,16 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..numpy_nn._validate import as_tuple  # the course's one int-or-tuple rule
 
-def as_tuple(value, n: int, name: str) -> tuple[int, ...]:
-    """An int or a length-``n`` sequence of non-negative ints -> tuple of ``n`` ints (torch's int-or-tuple rule)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        out = (int(value),) * n
-    elif isinstance(value, (tuple, list)) and len(value) == n and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-        out = tuple(int(v) for v in value)
-    else:
-        raise TypeError(f"{name}: expected an int or a tuple of {n} ints, got {value!r}")
-    if any(v < 0 for v in out):
-        raise ValueError(f"{name}: expected non-negative values, got {value!r}")
-    return out
+
+def encode_frames(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a 2D ``encoder`` on every frame of a clip batch: (N, C, T, H, W) -> (N, T, F) features.
+
+    The frames go through as one batch of N*T images (frame-major within each clip), so the encoder sees no time.
+    """
+    n, c, t, h, w = x.shape
+    return encoder(x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)).reshape(n, t, -1)
 
 
 def check_widths(widths, name: str) -> tuple[int, ...]:

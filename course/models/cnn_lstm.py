@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .blocks import FrameEncoder, check_dropout, check_input, check_positive_int
+from .blocks import FrameEncoder, check_dropout, check_input, check_positive_int, encode_frames
 
 
 def resnet18_trunk(in_channels: int = 3) -> nn.Module:
@@ -59,9 +59,7 @@ class CNNLSTM(nn.Module):
     def frame_features(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder features of every frame: (N, C, T, H, W) -> (N, T, F)."""
         check_input(x, 5, "(N, C, T, H, W)", "CNNLSTM", self.in_channels)
-        n, c, t, h, w = x.shape
-        frames = x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
-        return self.encoder(frames).reshape(n, t, -1)
+        return encode_frames(self.encoder, x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states, _ = self.lstm(self.frame_features(x))                          # (N, T, hidden)

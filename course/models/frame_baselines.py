@@ -19,13 +19,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .blocks import FrameEncoder, check_input, check_positive_int, check_widths, conv_stack
-
-
-def _frames_to_batch(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, T, H, W) -> (N*T, C, H, W), frame-major within each clip."""
-    n, c, t, h, w = x.shape
-    return x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
+from .blocks import FrameEncoder, check_input, check_positive_int, check_widths, conv_stack, encode_frames
 
 
 class SingleFrameCNN(nn.Module):
@@ -52,8 +46,7 @@ class SingleFrameCNN(nn.Module):
     def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of every frame: (N, C, T, H, W) -> (N, T, num_classes)."""
         check_input(x, 5, "(N, C, T, H, W)", "SingleFrameCNN", self.encoder.in_channels)
-        n, t = x.shape[0], x.shape[2]
-        return self.head(self.encoder(_frames_to_batch(x))).reshape(n, t, -1)
+        return self.head(encode_frames(self.encoder, x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 5, "(N, C, T, H, W)", "SingleFrameCNN", self.encoder.in_channels)
@@ -88,8 +81,7 @@ class LateFusion(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 5, "(N, C, T, H, W)", "LateFusion", self.encoder.in_channels)
-        n, t = x.shape[0], x.shape[2]
-        feats = self.encoder(_frames_to_batch(x)).reshape(n, t, -1)             # (N, T, F)
+        feats = encode_frames(self.encoder, x)                                   # (N, T, F)
         pooled = feats.mean(dim=1) if self.pool == "mean" else feats.amax(dim=1)
         return self.head(pooled)
 

@@ -21,10 +21,9 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import as_tuple, float_array
+from ._validate import as_tuple, check_conv_args, float_array, window_output_shape
 
 _X_LAYOUT = "(N, C, H, W)"
-_W_LAYOUT = "(F, C, KH, KW)"
 
 
 def output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
@@ -109,28 +108,6 @@ def _batch_columns(x, kernel, stride, padding, dilation, out):
     return cols.reshape(-1, x.shape[0] * out[0] * out[1])
 
 
-def _check_conv2d_args(fn: str, x, w, b, stride, padding, dilation):
-    x = float_array(x, f"{fn}(x)", 4, _X_LAYOUT)
-    w = float_array(w, f"{fn}(w)", 4, _W_LAYOUT)
-    if w.shape[1] != x.shape[1]:
-        raise ValueError(f"{fn}(w): expected {x.shape[1]} input channels to match x of shape {x.shape}, "
-                         f"got w of shape {w.shape} (w is (F, C, KH, KW))")
-    if b is not None:
-        b = float_array(b, f"{fn}(b)", 1, "(F,)")
-        if b.shape[0] != w.shape[0]:
-            raise ValueError(f"{fn}(b): expected shape ({w.shape[0]},) (one bias per filter), got {b.shape}")
-    stride = as_tuple(stride, 2, f"{fn}(stride)", minimum=1)
-    padding = as_tuple(padding, 2, f"{fn}(padding)", minimum=0)
-    dilation = as_tuple(dilation, 2, f"{fn}(dilation)", minimum=1)
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilation))
-    padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding))
-    if any(s > n for s, n in zip(spans, padded)):
-        raise ValueError(f"{fn}(w): kernel {w.shape[2:]} (spanning {spans} with dilation {dilation}) is larger than "
-                         f"the padded input {padded} (H, W)")
-    out = tuple((n - s) // st + 1 for n, s, st in zip(padded, spans, stride))
-    return x, w, b, stride, padding, dilation, out
-
-
 def conv2d_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride=1, padding=0,
                  dilation=1) -> np.ndarray:
     """2D cross-correlation with explicit loops over output pixels: the readable reference (slow).
@@ -139,8 +116,8 @@ def conv2d_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, s
     stride, padding, dilation: int or (h, w) tuple, as in ``torch.nn.functional.conv2d``. Zero padding.
     Returns (N, F, H', W') with H' = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (same rule for W').
     """
-    x, w, b, (sh, sw), padding, (dh, dw), (ho, wo) = _check_conv2d_args(
-        "conv2d_naive", x, w, b, stride, padding, dilation)
+    x, w, b, (sh, sw), padding, (dh, dw), (ho, wo) = check_conv_args(
+        "conv2d_naive", x, w, b, stride, padding, dilation, dims=2)
     n, f = x.shape[0], w.shape[0]
     kh, kw = w.shape[2:]
     xp = pad_spatial(x, padding)
@@ -168,11 +145,7 @@ def im2col(x: np.ndarray, kernel_size, *, stride=1, padding=0, dilation=1) -> np
     stride = as_tuple(stride, 2, "im2col(stride)", minimum=1)
     padding = as_tuple(padding, 2, "im2col(padding)", minimum=0)
     dilation = as_tuple(dilation, 2, "im2col(dilation)", minimum=1)
-    out = []
-    for name, n, k, p, s, d in zip(("H", "W"), x.shape[2:], kernel, padding, stride, dilation):
-        if d * (k - 1) + 1 > n + 2 * p:
-            raise ValueError(f"im2col(kernel_size): kernel {kernel} does not fit in the padded input along {name}")
-        out.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
+    out = window_output_shape("im2col(kernel_size)", x.shape[2:], kernel, padding, stride, dilation, "(H, W)")
     cols = _batch_columns(x, kernel, stride, padding, dilation, out)          # (C*KH*KW, N*H'*W')
     return np.ascontiguousarray(cols.reshape(-1, x.shape[0], out[0] * out[1]).transpose(1, 0, 2))
 
@@ -185,7 +158,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride=
     stride, padding, dilation: int or (h, w) tuple, as in ``torch.nn.functional.conv2d``. Zero padding.
     Returns (N, F, H', W') with H' = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (same rule for W').
     """
-    x, w, b, stride, padding, dilation, out = _check_conv2d_args("conv2d", x, w, b, stride, padding, dilation)
+    x, w, b, stride, padding, dilation, out = check_conv_args("conv2d", x, w, b, stride, padding, dilation, dims=2)
     n, f = x.shape[0], w.shape[0]
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     cols = _batch_columns(x, w.shape[2:], stride, padding, dilation, out)       # (C*KH*KW, N*H'*W')
@@ -203,8 +176,8 @@ def conv2d_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride=1,
     dw correlates x with dout; dx is a "full" correlation of dout with the flipped kernel. In matrix form, with
     Y = W @ cols: dW = dY @ cols^T and dx = col2im(W^T @ dY), which handles stride and dilation too.
     """
-    x, w, _, stride, padding, dilation, out = _check_conv2d_args("conv2d_backward", x, w, None, stride, padding,
-                                                                 dilation)
+    x, w, _, stride, padding, dilation, out = check_conv_args("conv2d_backward", x, w, None, stride, padding,
+                                                              dilation, dims=2)
     dout = float_array(dout, "conv2d_backward(dout)", 4, "(N, F, H', W')")
     n, f = x.shape[0], w.shape[0]
     expected = (n, f) + tuple(out)

@@ -13,24 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_tuple, float_array
+from ._validate import check_pool_args, float_array
 from .conv2d import col2im_nd, im2col_nd, pad_spatial
 
 _X_LAYOUT = "(N, C, H, W)"
-
-
-def _check_pool_args(fn: str, x, kernel_size, stride, padding):
-    x = float_array(x, f"{fn}(x)", 4, _X_LAYOUT)
-    kernel = as_tuple(kernel_size, 2, f"{fn}(kernel_size)", minimum=1)
-    stride = kernel if stride is None else as_tuple(stride, 2, f"{fn}(stride)", minimum=1)
-    padding = as_tuple(padding, 2, f"{fn}(padding)", minimum=0)
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"{fn}(padding): expected at most half the kernel size {kernel}, got {padding}")
-    padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding))
-    if any(k > n for k, n in zip(kernel, padded)):
-        raise ValueError(f"{fn}(kernel_size): kernel {kernel} is larger than the padded input {padded} (H, W)")
-    out = tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, stride))
-    return x, kernel, stride, padding, out
 
 
 def _check_dout(fn: str, dout, x, out):
@@ -59,7 +45,7 @@ def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0) -> np.ndarray
     x: (N, C, H, W) float array; kernel_size, stride, padding: int or (h, w) tuple (stride defaults to kernel_size).
     Returns (N, C, H', W') with H' = (H + 2*ph - KH) // sh + 1 (same rule for W').
     """
-    x, kernel, stride, padding, out = _check_pool_args("max_pool2d", x, kernel_size, stride, padding)
+    x, kernel, stride, padding, out = check_pool_args("max_pool2d", x, kernel_size, stride, padding, dims=2)
     cols, _ = _max_windows(x, kernel, stride, padding, out)
     return cols.max(axis=1)
 
@@ -70,7 +56,7 @@ def max_pool2d_backward(dout: np.ndarray, x: np.ndarray, kernel_size, stride=Non
     dout: (N, C, H', W'); x: (N, C, H, W) (the forward input). Returns dx (N, C, H, W). Where a pixel is the maximum
     of several overlapping windows it collects the sum; on ties the first maximum in the window wins (as in torch).
     """
-    x, kernel, stride, padding, out = _check_pool_args("max_pool2d_backward", x, kernel_size, stride, padding)
+    x, kernel, stride, padding, out = check_pool_args("max_pool2d_backward", x, kernel_size, stride, padding, dims=2)
     dout = _check_dout("max_pool2d_backward", dout, x, out)
     _, argmax = _max_windows(x, kernel, stride, padding, out)
     k = kernel[0] * kernel[1]
@@ -87,7 +73,7 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0) -> np.ndarray
     x: (N, C, H, W) float array; kernel_size, stride, padding: int or (h, w) tuple (stride defaults to kernel_size).
     Returns (N, C, H', W') with H' = (H + 2*ph - KH) // sh + 1 (same rule for W').
     """
-    x, kernel, stride, padding, out = _check_pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    x, kernel, stride, padding, out = check_pool_args("avg_pool2d", x, kernel_size, stride, padding, dims=2)
     cols = im2col_nd(pad_spatial(x, padding), kernel, stride, (1, 1), out)   # (N, KH, KW, C, H', W')
     return cols.mean(axis=(1, 2))
 
@@ -97,7 +83,7 @@ def avg_pool2d_backward(dout: np.ndarray, x: np.ndarray, kernel_size, stride=Non
 
     dout: (N, C, H', W'); x: (N, C, H, W) (the forward input, for its shape). Returns dx (N, C, H, W).
     """
-    x, kernel, stride, padding, out = _check_pool_args("avg_pool2d_backward", x, kernel_size, stride, padding)
+    x, kernel, stride, padding, out = check_pool_args("avg_pool2d_backward", x, kernel_size, stride, padding, dims=2)
     dout = _check_dout("avg_pool2d_backward", dout, x, out)
     share = dout / (kernel[0] * kernel[1])
     cols = np.broadcast_to(share[:, None, None], (x.shape[0],) + kernel + x.shape[1:2] + tuple(out))
