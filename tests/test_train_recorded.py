@@ -43,7 +43,8 @@ def test_gpu_script_smoke_run_on_cpu_writes_a_record(tmp_path):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     record = script.main(["--smoke", "--models", "c3d", "--device", "cpu", "--results-dir", str(tmp_path)])
-    assert [r["precision"] for r in record["runs"]] == ["float32", "AMP (bfloat16)"]
+    # on a CPU the default is float32 only: bfloat16 autocast there gave NaN gradients now and then (torch 2.14.1)
+    assert [r["precision"] for r in record["runs"]] == ["float32"]
     saved = recorded_runs("gpu_video_models", directory=tmp_path)
     assert saved["runs"][0]["input"] == "3x16x32x32" and saved["runs"][0]["train_clips"] == 40
     assert all(0 <= r["test_acc"] <= 1 and r["train_clips_per_s"] > 0 for r in saved["runs"])
