@@ -22,3 +22,5 @@ __all__ = [
     "save_checkpoint", "save_record", "validate",
     "warmup_cosine", "warmup_cosine_factor", "warmup_step_decay", "warmup_step_decay_factor",
 ]
+from .video_eval import MultiClipDataset, clip_starts, crop_boxes, evaluate_videos  # noqa: E402
+__all__ += ["MultiClipDataset", "clip_starts", "crop_boxes", "evaluate_videos"]
