@@ -24,3 +24,5 @@ __all__ = [
 ]
 from .video_eval import MultiClipDataset, clip_starts, crop_boxes, evaluate_videos  # noqa: E402
 __all__ += ["MultiClipDataset", "clip_starts", "crop_boxes", "evaluate_videos"]
+from .sanity import SanityCheck, SanityReport, gradient_norms, sanity_checks, standard_train_step  # noqa: E402
+__all__ += ["SanityCheck", "SanityReport", "gradient_norms", "sanity_checks", "standard_train_step"]
