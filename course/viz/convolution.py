@@ -1,4 +1,5 @@
-"""Chapters 01–03: the kernel explorer widget and plots of images, filters, feature maps and training curves."""
+"""Chapters 01–03: the kernel explorer widget and plots of images, pixel values, kernel footprints, filters, feature
+maps and training curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,12 +46,79 @@ def explain_position(image: np.ndarray, kernel: np.ndarray, row: int, col: int, 
     return patch, product, float(product.sum())
 
 
-def _annotate(ax, values: np.ndarray, fmt: str = "{:.2g}", fontsize: int = 8):
+def _annotate(ax, values: np.ndarray, fmt: str = "{:.2g}", fontsize: int = 9):
     if values.size > 64:
         return
     for (i, j), v in np.ndenumerate(values):
         ax.text(j, i, fmt.format(v + 0.0), ha="center", va="center", fontsize=fontsize, color="black",
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})
+
+
+def show_pixel_values(gray: np.ndarray, *, top: int, left: int, size: int = 8):
+    """The grey-scale image ``gray`` (H, W) in [0, 1] with a ``size`` x ``size`` square outlined, and that square
+    enlarged with its values written in. Each number is black on light pixels and white on dark ones, so every
+    number stays readable. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    gray = _as_image(gray, "show_pixel_values(gray)")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 12:
+        raise ValueError(f"show_pixel_values(size): expected an int from 1 to 12 (pixels), got {size!r}")
+    if not (0 <= top <= gray.shape[0] - size and 0 <= left <= gray.shape[1] - size):
+        raise ValueError(f"show_pixel_values(top, left): the {size}x{size} square must fit inside the image "
+                         f"{gray.shape}, got top={top}, left={left}")
+    corner = gray[top:top + size, left:left + size]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+    axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1)
+    axes[0].add_patch(plt.Rectangle((left - 0.5, top - 0.5), size, size, ec="red", fill=False, lw=2))
+    axes[0].set_title("grey-scale, (H, W)")
+    axes[1].imshow(corner, cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"the red {size}x{size} square, with its values")
+    for (i, j), v in np.ndenumerate(corner):
+        axes[1].text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9,
+                     color="black" if v > 0.5 else "white")
+    for ax in axes:
+        ax.axis("off")
+    return fig
+
+
+def footprint(n: int, k: int, stride: int, dilation: int, outputs: int = 3) -> np.ndarray:
+    """Which input pixels of a 1 x ``n`` row the first ``outputs`` output pixels of a ``k``-tap kernel read.
+
+    Returns an (outputs, n) array: row o holds o + 1 where output o reads that pixel, 0 elsewhere.
+    """
+    for name, v in (("n", n), ("k", k), ("stride", stride), ("dilation", dilation), ("outputs", outputs)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"footprint({name}): expected a positive int, got {v!r}")
+    img = np.zeros((outputs, n))
+    for o in range(outputs):
+        for t in range(k):
+            pos = o * stride + t * dilation
+            if pos < n:
+                img[o, pos] = o + 1
+    return img
+
+
+def plot_footprints(n: int, k: int, settings, outputs: int = 3):
+    """One row per (stride, dilation) in ``settings``: the input pixels (of a 1 x ``n`` row) that each of the first
+    ``outputs`` output pixels of a ``k``-tap kernel reads, one colour per output pixel. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    settings = list(settings)
+    if not settings or not all(len(s) == 2 for s in settings):
+        raise ValueError(f"plot_footprints(settings): expected a list of (stride, dilation) pairs, got {settings!r}")
+    fig, axes = plt.subplots(len(settings), 1, figsize=(7, 1.2 * len(settings) + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax, (s, d) in zip(axes[:, 0], settings):
+        ax.imshow(np.ma.masked_equal(footprint(n, k, s, d, outputs), 0), cmap="tab10", vmin=0, vmax=10,
+                  aspect="auto")
+        ax.set_yticks(range(outputs), [f"out {o}" for o in range(outputs)], fontsize=8)
+        ax.set_xticks(range(n))
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(f"{k}-tap kernel, stride {s}, dilation {d}", fontsize=9)
+    axes[-1, 0].set_xlabel("input pixel")
+    return fig
 
 
 def kernel_explorer(image: np.ndarray | None = None, kernels: dict[str, np.ndarray] | None = None):
@@ -93,20 +161,20 @@ def kernel_explorer(image: np.ndarray | None = None, kernels: dict[str, np.ndarr
         output = conv2d(image[None, None], k[None, None], padding=pad)[0, 0]
         with out:
             out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 5, figsize=(15, 3.4),
+            fig, axes = plt.subplots(1, 5, figsize=(10, 2.6),
                                      gridspec_kw={"width_ratios": [1.3, 0.8, 0.8, 0.8, 1.3]})
             axes[0].imshow(np.pad(image, pad), cmap="gray")
             axes[0].add_patch(Rectangle((c - 0.5, r - 0.5), k.shape[1], k.shape[0], fill=False, ec="red", lw=2))
-            axes[0].set_title(f"input (padded by {pad})")
+            axes[0].set_title(f"input (padded by {pad})", fontsize=9)
             for ax, values, name, cmap in ((axes[1], patch, "input patch", "gray"), (axes[2], k, "kernel", "coolwarm"),
                                            (axes[3], product, "patch × kernel", "coolwarm")):
                 m = float(np.abs(values).max()) or 1.0
                 ax.imshow(values, cmap=cmap, vmin=-m if cmap == "coolwarm" else None, vmax=m)
                 _annotate(ax, values)
-                ax.set_title(name)
+                ax.set_title(name, fontsize=9)
             axes[4].imshow(output, cmap="gray")
             axes[4].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=2))
-            axes[4].set_title(f"output[{r}, {c}] = sum = {value:.3g}")
+            axes[4].set_title(f"output[{r}, {c}] = sum = {value:.3g}", fontsize=9)
             for ax in axes:
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -121,7 +189,10 @@ def kernel_explorer(image: np.ndarray | None = None, kernels: dict[str, np.ndarr
 
 def show_images(images, titles=None, *, cmap: str = "gray", ncols: int | None = None, size: float = 3.0,
                 symmetric: bool = False):
-    """Plot (H, W) or (H, W, 3) images side by side; ``symmetric`` centres the colour map on 0 (for signed maps)."""
+    """Plot (H, W) or (H, W, 3) images side by side; ``symmetric`` centres the colour map on 0 (for signed maps).
+
+    ``size`` is each image's size in inches, reduced when needed so that the figure is at most 10 inches wide.
+    """
     import matplotlib.pyplot as plt
 
     images = list(images)
@@ -131,6 +202,7 @@ def show_images(images, titles=None, *, cmap: str = "gray", ncols: int | None = 
         raise ValueError(f"show_images(titles): expected {len(images)} titles, got {len(titles)}")
     ncols = ncols or len(images)
     nrows = -(-len(images) // ncols)
+    size = min(size, 10.0 / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -159,13 +231,13 @@ def plot_filters(w: np.ndarray, *, title: str = "learned filters"):
     f = w.shape[0]
     ncols = min(f, 8)
     nrows = -(-f // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.2 * nrows + 0.4), squeeze=False)
     m = float(np.abs(w[:, 0]).max()) or 1.0
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in zip(range(f), axes.flat):
         ax.imshow(w[i, 0], cmap="coolwarm", vmin=-m, vmax=m)
-        ax.set_title(str(i), fontsize=8)
+        ax.set_title(str(i), fontsize=9)
     fig.suptitle(title)
     plt.tight_layout()
     plt.show()

@@ -20,13 +20,13 @@ def plot_lr_schedules(schedules: dict, ax=None, *, xlabel: str = "step", title: 
         if values.ndim != 1 or values.size == 0:
             raise ValueError(f"plot_lr_schedules(schedules[{name!r}]): expected a 1-D list of learning rates")
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+        _, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
     for name, lrs in schedules.items():
         ax.plot(np.arange(len(lrs)), lrs, label=name, lw=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    ax.legend(loc="best", fontsize=9)
     if title:
         ax.set_title(title)
     return ax
@@ -34,7 +34,8 @@ def plot_lr_schedules(schedules: dict, ax=None, *, xlabel: str = "step", title: 
 
 def compare_histories(histories: dict, metrics=("val_loss", "val_acc"), *, title: str | None = None,
                       styles: dict | None = None):
-    """Curves of several runs (``{name: History}``) on one subplot per metric. Returns the figure.
+    """Curves of several runs (``{name: History}``) on one subplot per metric, with one shared legend below them.
+    Returns the figure (at most 10 inches wide, so a notebook shows it without shrinking the text).
 
     ``styles`` optionally maps a run's name to matplotlib line settings, e.g. ``{"a": {"color": "C0", "ls": "--"}}``.
     """
@@ -47,25 +48,29 @@ def compare_histories(histories: dict, metrics=("val_loss", "val_acc"), *, title
         raise ValueError("compare_histories(styles): expected a dict {run name: dict of matplotlib line settings}")
     if isinstance(metrics, str):
         metrics = (metrics,)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(min(10.0, 4.5 * len(metrics)), 3.8), squeeze=False,
+                             layout="constrained")
+    handles = {}
     for ax, metric in zip(axes[0], metrics):
         for name, history in histories.items():
             values = history[metric]
             if not all(math.isnan(v) for v in values):
-                ax.plot(history["epoch"], values, **{"marker": "o", "ms": 3, **styles.get(name, {})}, label=name)
+                (line,) = ax.plot(history["epoch"], values, **{"marker": "o", "ms": 3, **styles.get(name, {})},
+                                  label=name)
+                handles.setdefault(name, line)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", fontsize=9,
+                   ncols=min(len(handles), 3))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
 def show_mistakes(images, preds, labels, class_names=None, *, max_images: int = 12):
-    """A row of the misclassified images among ``images`` (N, H, W) or (N, 1, H, W), titled "true → predicted".
+    """Rows of up to 8 of the misclassified images among ``images`` (N, H, W) or (N, 1, H, W), titled "true → predicted".
 
     Returns the figure, or None when there is no mistake to show.
     """
@@ -84,10 +89,12 @@ def show_mistakes(images, preds, labels, class_names=None, *, max_images: int = 
         print("no mistakes to show")
         return None
     name = (lambda c: str(class_names[c])) if class_names is not None else str
-    fig, axes = plt.subplots(1, len(wrong), figsize=(1.3 * len(wrong), 1.8), squeeze=False)
-    for ax, i in zip(axes[0], wrong):
+    ncols = min(len(wrong), 8)
+    nrows = -(-len(wrong) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.6 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
         ax.imshow(images[i], cmap="gray_r")
         ax.set_title(f"{name(labels[i])} → {name(preds[i])}", fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
     return fig

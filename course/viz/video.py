@@ -14,7 +14,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["video_scrubber", "augmentation_preview", "sampling_timeline", "frame_stats", "show_frames", "as_frames"]
+__all__ = ["video_scrubber", "augmentation_preview", "sampling_timeline", "frame_stats", "stats_figure", "show_frames",
+           "as_frames"]
 
 
 def as_frames(video) -> np.ndarray:
@@ -67,23 +68,38 @@ def _png(frame: np.ndarray, width: int | None) -> bytes:
     return buffer.getvalue()
 
 
+def stats_figure(stats: dict[str, np.ndarray], fps: float | None = None):
+    """Plot :func:`frame_stats` over time: brightness and the R, G, B means (lines, left axis) and the change from
+    the previous frame (bars, right axis), with a legend naming all five. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    missing = {"brightness", "rgb", "change"} - set(stats)
+    if missing:
+        raise ValueError(f"stats_figure(stats): expected the dict of frame_stats, missing keys {sorted(missing)}")
+    t = np.arange(len(stats["brightness"]))
+    fig, ax = plt.subplots(figsize=(4.6, 3.0), layout="constrained")
+    ax2 = ax.twinx()
+    ax.set_zorder(ax2.get_zorder() + 1)   # lines in front of the bars
+    ax.patch.set_visible(False)
+    bars = ax2.bar(t, stats["change"], color="tab:orange", alpha=0.4, label="change from previous frame")
+    lines = ax.plot(t, stats["brightness"], color="0.2", lw=2, label="brightness")
+    for c, (colour, name) in enumerate(zip("rgb", ("red", "green", "blue"))):
+        lines += ax.plot(t, stats["rgb"][:, c], color=colour, lw=1, alpha=0.7, label=f"{name} mean")
+    ax.set_xlabel("frame" + (f" ({fps:g} fps)" if fps else ""))
+    ax.set_ylabel("mean value (0-255)")
+    ax2.set_ylabel("change", color="tab:orange")
+    ax.set_title("per-frame statistics", fontsize=10)
+    fig.legend(lines + [bars], [h.get_label() for h in lines + [bars]], loc="outside lower center", ncols=3,
+               fontsize=8)
+    return fig
+
+
 def _stats_plot(stats: dict[str, np.ndarray], fps: float | None) -> bytes:
     import matplotlib.pyplot as plt
 
-    t = np.arange(len(stats["brightness"]))
-    fig, ax = plt.subplots(figsize=(4.2, 2.2))
-    ax.plot(t, stats["brightness"], color="0.3", label="brightness")
-    for c, colour in enumerate("rgb"):
-        ax.plot(t, stats["rgb"][:, c], color=colour, lw=0.8, alpha=0.6)
-    ax.set_xlabel("frame" + (f" ({fps:g} fps)" if fps else ""))
-    ax.set_ylabel("mean value")
-    ax2 = ax.twinx()
-    ax2.bar(t, stats["change"], color="tab:orange", alpha=0.4, label="change")
-    ax2.set_ylabel("change", color="tab:orange")
-    ax.set_title("per-frame statistics", fontsize=9)
-    fig.tight_layout()
+    fig = stats_figure(stats, fps)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     return buffer.getvalue()
 
