@@ -26,3 +26,5 @@ from .video_eval import MultiClipDataset, clip_starts, crop_boxes, evaluate_vide
 __all__ += ["MultiClipDataset", "clip_starts", "crop_boxes", "evaluate_videos"]
 from .sanity import SanityCheck, SanityReport, gradient_norms, sanity_checks, standard_train_step  # noqa: E402
 __all__ += ["SanityCheck", "SanityReport", "gradient_norms", "sanity_checks", "standard_train_step"]
+from .lr_finder import LRRangeTest, lr_range_test  # noqa: E402
+__all__ += ["LRRangeTest", "lr_range_test"]
