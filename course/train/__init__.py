@@ -28,3 +28,5 @@ from .sanity import SanityCheck, SanityReport, gradient_norms, sanity_checks, st
 __all__ += ["SanityCheck", "SanityReport", "gradient_norms", "sanity_checks", "standard_train_step"]
 from .lr_finder import LRRangeTest, lr_range_test  # noqa: E402
 __all__ += ["LRRangeTest", "lr_range_test"]
+from .calibration import ReliabilityBins, TemperatureScaled, expected_calibration_error, fit_temperature, reliability_bins  # noqa: E402,E501
+__all__ += ["ReliabilityBins", "TemperatureScaled", "expected_calibration_error", "fit_temperature", "reliability_bins"]
