@@ -22,6 +22,13 @@ __all__ = ["UCF101", "HMDB51", "KTH", "parse_ucf101_split", "parse_hmdb51_split"
            "DatasetNotFoundError"]
 
 
+#: Sizes in bytes of official files, where a trustworthy record exists; download() refuses any other size. The split
+#: zip's size is the one TensorFlow Datasets recorded with its SHA-256. UCF101.rar, HMDB51's two RARs and KTH's six
+#: zips have only rounded sizes on their pages ("6.5 GB", ...), so they are checked against the server's
+#: Content-Length only.
+KNOWN_SIZES = {"UCF101TrainTestSplits-RecognitionTask.zip": 113943}
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset's files are not where the course looks for them; the message says how to get them."""
 
@@ -163,7 +170,7 @@ class _OfficialDataset(VideoFolder):
     def _fetch(cls, url: str, target: Path, sha256: str | None) -> Path:
         """download(), but a network failure also prints how to get the whole dataset by hand."""
         try:
-            return download(url, target, sha256=sha256)
+            return download(url, target, sha256=sha256, size=KNOWN_SIZES.get(target.name))
         except ConnectionError as err:
             raise DatasetNotFoundError(f"{cls.NAME}: {err}\n{cls.instructions(target.parent)}") from None
 
