@@ -1,4 +1,5 @@
-"""Checks for chapter 03 (pooling and a NumPy CNN): max pooling forward and backward, softmax cross-entropy."""
+"""Checks for chapter 03 (pooling and a NumPy CNN): max pooling forward and backward, softmax cross-entropy, the
+backward pass of a linear layer."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,3 +54,32 @@ def softmax_cross_entropy(fn) -> CheckResult:
     return check_function(fn, cases, title="softmax_cross_entropy", reference=_softmax_cross_entropy, rtol=1e-6,
                           hint="loss = mean(-log softmax(logits)[n, labels[n]]); "
                                "dlogits = (softmax(logits) - onehot(labels)) / N")
+
+
+def _linear_backward_numerical(dout, x, w):
+    """dx, dw, db of ``y = x @ w + b`` by centred differences (the gradient check the exercise is judged by)."""
+    from ..numpy_nn import numerical_gradient
+
+    b = np.zeros(w.shape[1])
+    dx = numerical_gradient(lambda v: v @ w + b, x.copy(), dout)
+    dw = numerical_gradient(lambda v: x @ v + b, w.copy(), dout)
+    db = numerical_gradient(lambda v: x @ w + v, b.copy(), dout)
+    return dx, dw, db
+
+
+def linear_backward(fn) -> CheckResult:
+    """Check ``fn(dout, x, w) -> (dx, dw, db)``, the backward pass of a fully connected layer ``y = x @ w + b``.
+
+    x: (N, D), w: (D, K), dout: (N, K) -> dx (N, D), dw (D, K), db (K,). Judged against centred differences.
+    """
+    r = np.random.default_rng(4)
+    cases = [
+        Case((np.ones((1, 2)), np.ones((1, 2)), np.array([[1.0, 2.0], [3.0, 4.0]])), name="one example, by hand"),
+        Case((r.standard_normal((5, 3)), r.standard_normal((5, 4)), r.standard_normal((4, 3))),
+             name="5 examples, D=4, K=3"),
+        Case((r.standard_normal((2, 10)), r.standard_normal((2, 256)), r.standard_normal((256, 10))),
+             name="the digits CNN's last layer (D=256, K=10)"),
+    ]
+    return check_function(fn, cases, title="linear_backward", reference=_linear_backward_numerical, rtol=1e-6,
+                          atol=1e-8, hint="for y = x @ w + b: dx = dout @ w.T (shape of x), dw = x.T @ dout (shape of w), "
+                               "db = dout.sum(axis=0) (one number per output)")
