@@ -1,6 +1,7 @@
 """course.train checkpoints: round trips, RNG states, atomic writes, bad files."""
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -156,3 +157,83 @@ def test_path_must_be_a_file(tmp_path):
         save_checkpoint(tmp_path, model=nn.Linear(1, 1))
     with pytest.raises(TypeError, match="path"):
         save_checkpoint(42, model=nn.Linear(1, 1))
+
+
+# --- issue 9: damage detection, extra validation, optimizer mismatch, stale temporaries ------------------------------
+
+def _flip_inside_payload(path):
+    """Flip one byte in the middle of the largest stored record (the payload) of a checkpoint zip."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = max(zf.infolist(), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.file_size // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_bit_is_detected_on_load(tmp_path):
+    model = nn.Linear(64, 64)
+    path = save_checkpoint(tmp_path / "run.pt", model=model, epoch=2)
+    _flip_inside_payload(path)
+    with pytest.raises(ValueError, match=r"run\.pt.*damaged checkpoint.*SHA-256"):
+        load_checkpoint(path, nn.Linear(64, 64))
+
+
+def test_extra_numpy_scalars_and_paths_become_plain_values(tmp_path):
+    from pathlib import Path
+
+    extra = {"best": np.float64(0.25), "epoch": np.int64(3), "where": Path("/data/x"),
+             "curve": [np.float32(1.5), 2.0], "nested": {"ok": (np.bool_(True), None)}, "t": torch.ones(2)}
+    path = save_checkpoint(tmp_path / "c.pt", model=nn.Linear(1, 1), extra=extra)
+    got = load_checkpoint(path)["extra"]
+    assert got["best"] == 0.25 and type(got["best"]) is float and type(got["epoch"]) is int
+    assert got["where"] == str(Path("/data/x")) and got["curve"] == [1.5, 2.0] and got["nested"] == {"ok": (True, None)}
+    assert torch.equal(got["t"], torch.ones(2))
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"a": np.zeros(3)}, r"extra\['a'\] is a ndarray .*torch.from_numpy"),
+    ({"a": [1, object()]}, r"extra\['a'\]\[1\] is a object"),
+    ({"f": lambda: 1}, "function"),
+    ({(1, 2): 3}, "key of type tuple"),
+])
+def test_extra_that_could_not_be_loaded_fails_at_save(tmp_path, bad, match):
+    with pytest.raises(TypeError, match=match):
+        save_checkpoint(tmp_path / "c.pt", model=nn.Linear(1, 1), extra=bad)
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_resuming_with_another_optimizer_class_names_both(tmp_path):
+    model, opt, _ = trained_pair()
+    save_checkpoint(tmp_path / "c.pt", model=model, optimizer=opt)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="holds the state of a Adam optimizer, but a SGD was given"):
+        load_checkpoint(tmp_path / "c.pt", model, sgd)
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed_on_the_next_save(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".c.pt.{dead.pid}.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    alive = tmp_path / f".c.pt.{os.getppid()}.tmp"  # a save in progress in a live process is left alone
+    alive.write_bytes(b"in progress")
+    other = tmp_path / f".other.pt.{dead.pid}.tmp"  # another checkpoint's temporary is not ours to remove
+    other.write_bytes(b"x")
+    save_checkpoint(tmp_path / "c.pt", model=nn.Linear(1, 1))
+    assert not stale.exists() and alive.exists() and other.exists()
+
+
+def test_checkpoints_of_the_previous_format_still_load(tmp_path):
+    model = nn.Linear(2, 2)
+    path = tmp_path / "old.pt"
+    torch.save({"format": "course.train.checkpoint/1", "epoch": 4, "model": model.state_dict(), "optimizer": None,
+                "scheduler": None, "scaler": None, "rng": rng_state(), "loader_rng": None, "extra": {}}, path)
+    other = nn.Linear(2, 2)
+    assert load_checkpoint(path, other)["epoch"] == 4
+    assert torch.equal(other.weight, model.weight)

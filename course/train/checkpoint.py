@@ -7,18 +7,25 @@ to disk, then renamed over the old one with ``os.replace`` — so an interruptio
 moment leaves either the old checkpoint or the new one, never a half-written file.
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: they contain only tensors and plain Python values, so
-loading one cannot run code.
+loading one cannot run code. The serialized state is stored together with its SHA-256, verified on every load, so a
+damaged file (a flipped bit, a bad copy) is a clear error instead of silently different weights. ``extra`` is checked
+when saving (NumPy scalars and paths become plain Python values; anything else that could not be loaded back is
+refused), so a bad value fails at the first save rather than at resume time.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import random
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-FORMAT = "course.train.checkpoint/1"
+FORMAT = "course.train.checkpoint/2"     # {"format", "sha256", "payload": uint8 tensor holding the torch.save'd state}
+_FORMAT_V1 = "course.train.checkpoint/1"  # the state itself, without a checksum (still readable)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -122,6 +129,35 @@ def _has_state(fn: str, name: str, obj) -> None:
         raise TypeError(f"{fn}({name}): expected an object with state_dict()/load_state_dict(), got {type(obj).__name__}")
 
 
+def _process_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows; judge by age instead
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path, max_age_s: float = 600.0) -> None:
+    """Delete ``.<name>.<pid>.tmp`` files a killed save of this same checkpoint left behind.
+
+    A temporary is stale when its process is gone (POSIX) or, where that cannot be asked, when it is older than
+    ``max_age_s``; a save in progress in another live process is left alone."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid_text = tmp.name[len(path.name) + 2:-4]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            old = time.time() - tmp.stat().st_mtime > max_age_s
+            if not _process_alive(int(pid_text)) or (os.name != "posix" and old):
+                tmp.unlink()
+        except OSError:
+            pass
+
+
 def atomic_torch_save(obj, path) -> Path:
     """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
 
@@ -131,6 +167,7 @@ def atomic_torch_save(obj, path) -> Path:
 
     path = _check_path("atomic_torch_save", path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -153,6 +190,43 @@ def atomic_torch_save(obj, path) -> Path:
     return path
 
 
+_PLAIN = (type(None), bool, int, float, str, bytes)
+
+
+def _plain_extra(value, where: str):
+    """``value`` with NumPy scalars and paths turned into plain Python values; TypeError for what cannot be loaded."""
+    import torch
+
+    if isinstance(value, np.generic):  # first: np.float64 is also a float, but weights_only refuses it
+        return value.item()
+    if isinstance(value, _PLAIN) or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        items = [_plain_extra(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            key = _plain_extra(k, f"{where} key {k!r}")
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise TypeError(f"save_checkpoint(extra): {where} has a key of type {type(k).__name__}; use str or int")
+            out[key] = _plain_extra(v, f"{where}[{k!r}]")
+        return out
+    hint = " (convert it with torch.from_numpy(...) or .tolist())" if isinstance(value, np.ndarray) else ""
+    raise TypeError(f"save_checkpoint(extra): {where} is a {type(value).__name__}{hint}; a checkpoint holds only "
+                    f"tensors, numbers, strings, None and lists/tuples/dicts of them, so it could not be loaded back")
+
+
+def _serialize(obj) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
 def save_checkpoint(path, *, model, optimizer=None, scheduler=None, scaler=None, epoch: int = 0,
                     loader=None, extra: dict | None = None) -> Path:
     """Write a checkpoint atomically and return its path.
@@ -173,19 +247,64 @@ def save_checkpoint(path, *, model, optimizer=None, scheduler=None, scaler=None,
         raise ValueError(f"{fn}(epoch={epoch!r}): expected a non-negative int (the number of finished epochs)")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"{fn}(extra): expected a dict, got {type(extra).__name__}")
+    extra = _plain_extra(extra or {}, "extra")
+    try:
+        torch.load(io.BytesIO(_serialize(extra)), weights_only=True)
+    except Exception as err:  # noqa: BLE001 — e.g. a tensor subclass weights_only refuses
+        raise TypeError(f"{fn}(extra): could not be loaded back with weights_only=True ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0][:200]}); keep it to tensors and plain Python values") from None
     state = {
         "format": FORMAT,
         "torch_version": str(torch.__version__),
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": scaler.state_dict() if scaler is not None else None,
         "rng": rng_state(),
         "loader_rng": loader_rng_state(loader) if loader is not None else None,
-        "extra": extra or {},
+        "extra": extra,
     }
-    return atomic_torch_save(state, path)
+    payload = _serialize(state)
+    digest = hashlib.sha256(payload).hexdigest()
+    blob = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+    return atomic_torch_save({"format": FORMAT, "sha256": digest, "payload": blob}, path)
+
+
+def _read_verified(fn: str, path: Path, map_location) -> dict:
+    """torch.load the file (weights only), verify the payload's SHA-256, and return the state dict."""
+    import torch
+
+    def unreadable(err: Exception):
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        return ValueError(f"{fn}(path={str(path)!r}): not a readable checkpoint — damaged, truncated or not written by "
+                          f"save_checkpoint ({type(err).__name__}: {first_line})")
+
+    try:
+        outer = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 — a damaged file can fail inside the unpickler in many ways
+        raise unreadable(err) from None
+    if isinstance(outer, dict) and outer.get("format") == _FORMAT_V1:  # written before checksums: nothing to verify
+        return torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        raise ValueError(f"{fn}(path={str(path)!r}): not a course.train checkpoint (expected format {FORMAT!r})")
+    blob = outer.get("payload")
+    if not isinstance(blob, torch.Tensor) or blob.dtype != torch.uint8 or not isinstance(outer.get("sha256"), str):
+        raise ValueError(f"{fn}(path={str(path)!r}): damaged checkpoint (its payload or checksum is missing)")
+    payload = blob.numpy().tobytes()
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != outer["sha256"]:
+        raise ValueError(f"{fn}(path={str(path)!r}): damaged checkpoint — its contents have SHA-256 {actual}, but "
+                         f"{outer['sha256']} was recorded when it was saved (a corrupted disk or copy). Use an older "
+                         f"checkpoint or train again.")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise unreadable(err) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{fn}(path={str(path)!r}): not a course.train checkpoint (expected format {FORMAT!r})")
+    return state
 
 
 def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=None, *, map_location="cpu",
@@ -204,14 +323,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
         raise FileNotFoundError(f"{fn}(path={str(path)!r}): no such checkpoint file")
     for name, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
         _has_state(fn, name, obj)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 — a damaged file can fail inside the unpickler in many ways
-        first_line = (str(err).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{fn}(path={str(path)!r}): not a readable checkpoint — damaged, truncated or not written by "
-                         f"save_checkpoint ({type(err).__name__}: {first_line})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{fn}(path={str(path)!r}): not a course.train checkpoint (expected format {FORMAT!r})")
+    state = _read_verified(fn, path, map_location)
     if model is not None:
         model.load_state_dict(state["model"])
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
@@ -219,7 +331,16 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, scaler=Non
             continue
         if state[name] is None:
             raise ValueError(f"{fn}({name}=...): the checkpoint {str(path)!r} holds no {name} state")
-        obj.load_state_dict(state[name])
+        saved_class = state.get(f"{name}_class")
+        if name == "optimizer" and saved_class is not None and saved_class != type(obj).__name__:
+            raise ValueError(f"{fn}(optimizer=...): the checkpoint {str(path)!r} holds the state of a {saved_class} "
+                             f"optimizer, but a {type(obj).__name__} was given; resume with the same optimizer class")
+        try:
+            obj.load_state_dict(state[name])
+        except (KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"{fn}({name}=...): the {name} state in {str(path)!r} does not fit the "
+                             f"{type(obj).__name__} given ({type(err).__name__}: {err}); was it saved with a "
+                             f"different {name} or different parameter groups?") from None
     if restore_rng:
         set_rng_state(state["rng"])
         if loader is not None and state.get("loader_rng") is not None:

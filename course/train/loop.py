@@ -52,8 +52,9 @@ def _check_fit_args(model, train_loader, val_loader, epochs, optimizer, schedule
             raise TypeError(f"fit(early_stopping): expected an EarlyStopping, got {type(early_stopping).__name__}")
         if early_stopping.monitor.startswith("val_") and val_loader is None:
             raise ValueError(f"fit(early_stopping): monitoring {early_stopping.monitor!r} needs a val_loader")
-    if max_grad_norm is not None and (not isinstance(max_grad_norm, numbers.Real) or max_grad_norm <= 0):
-        raise ValueError(f"fit(max_grad_norm={max_grad_norm!r}): expected a positive number or None")
+    if max_grad_norm is not None and (not isinstance(max_grad_norm, numbers.Real) or isinstance(max_grad_norm, bool)
+                                      or not math.isfinite(max_grad_norm) or max_grad_norm <= 0):
+        raise ValueError(f"fit(max_grad_norm={max_grad_norm!r}): expected a positive finite number or None")
     if not isinstance(callbacks, Sequence) or not all(callable(cb) for cb in callbacks):
         raise TypeError("fit(callbacks): expected a list of functions cb(history, model)")
 
