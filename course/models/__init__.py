@@ -9,9 +9,15 @@ from .cnn_lstm import CNNLSTM, resnet18_trunk
 from .frame_baselines import EarlyFusion, LateFusion, SingleFrameCNN, SlowFusion
 from .pretrained import PretrainedError, available_pretrained, load_pretrained, pretrained_info
 from .summary import count_flops, count_parameters, format_layer_table, layer_table
+from .adapters import Adapter, FrozenBatchNorm, add_adapters, freeze_except, linear_probe
+from .feature_fusion import MultiLevelFusion, video_resnet_trunk
+from .nonlocal_block import NonLocalBlock, add_nonlocal
+from .two_pathway import SlowFast, TwoStream, frame_differences
 
 __all__ = [
     "C3D", "C3D_WIDTHS", "CNNLSTM", "EarlyFusion", "FrameEncoder", "LateFusion", "PretrainedError", "SingleFrameCNN",
     "SlowFusion", "available_pretrained", "c3d_small", "conv_stack", "conv_stage", "count_flops", "count_parameters",
     "encode_frames", "format_layer_table", "layer_table", "load_pretrained", "pretrained_info", "resnet18_trunk",
+    "Adapter", "FrozenBatchNorm", "MultiLevelFusion", "NonLocalBlock", "SlowFast", "TwoStream", "add_adapters",
+    "add_nonlocal", "frame_differences", "freeze_except", "linear_probe", "video_resnet_trunk",
 ]
