@@ -107,3 +107,107 @@ def test_chapter00_check_accepts_the_solution_and_rejects_a_swap():
     assert ch00_welcome.ball_displacement(right).passed
     wrong = ch00_welcome.ball_displacement(swapped)
     assert not wrong.passed and wrong.cases[-1].passed  # t0 == t1 passes either way
+
+
+# --- issue 9: a check never crashes, never hangs, prints plain numbers, shows its verdict once ----------------------
+
+@pytest.mark.parametrize("bad, expected", [
+    ([[1, 2], [3]], np.zeros((2, 2))),                                   # ragged list
+    (torch.ones(2, 2, dtype=torch.bfloat16) * 3, np.ones((2, 2))),       # bfloat16 has no NumPy dtype
+    ([torch.ones(2, requires_grad=True)] * 2, np.zeros((2, 2))),          # tensors that require grad
+    (np.arange(3), 2),                                                   # an array where a label is expected
+    (object(), (1, 2)),
+    ({"a": 1}, 1.5),
+])
+def test_odd_results_are_verdicts_not_crashes(bad, expected):
+    result = check_function(lambda: bad, [Case(name="odd")], title="odd", reference=lambda: expected, report=False)
+    assert not result.passed and result.cases[0].message
+    check_value(bad, expected, title="odd value", report=False)
+
+
+def test_bfloat16_and_grad_tensors_are_compared_by_value():
+    want = np.full((2, 2), 3.0)
+    assert check_function(lambda: torch.full((2, 2), 3.0, dtype=torch.bfloat16), [Case()], title="bf16",
+                          reference=lambda: want, report=False).passed
+    assert check_function(lambda: [torch.full((2,), 3.0, requires_grad=True)] * 2, [Case()], title="grad",
+                          reference=lambda: want, report=False).passed
+
+
+def test_a_comparison_that_raises_is_a_verdict():
+    def picky(got, expected):
+        raise RuntimeError("boom")
+
+    result = check_function(lambda: 1, [Case()], title="x", reference=lambda: 1, compare_fn=picky, report=False)
+    assert not result.passed and "could not compare your result (1)" in result.cases[0].message
+
+
+def test_an_endless_loop_fails_the_case_after_the_time_limit():
+    import time
+
+    def forever():
+        while True:
+            pass
+
+    start = time.perf_counter()
+    result = check_function(forever, [Case(name="a"), Case(name="b")], title="loop", reference=lambda: 1,
+                            time_limit=0.3, report=False)
+    assert time.perf_counter() - start < 5
+    assert [c.message.startswith("your function did not return within 0.3 s") for c in result.cases] == [True, True]
+
+
+def test_the_time_limit_also_works_off_the_main_thread():
+    import threading
+    import time
+
+    def slow():
+        time.sleep(2)
+        return 1
+
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(r=check_function(
+        slow, [Case()], title="slow", reference=lambda: 1, time_limit=0.2, report=False)))
+    worker.start()
+    worker.join(10)
+    message = box["r"].cases[0].message
+    assert "did not return within 0.2 s" in message and "restart the kernel" in message
+
+
+def test_sys_exit_is_reported_not_propagated(capsys):
+    import sys
+
+    result = check_function(lambda x: sys.exit(3), [Case((1,)), Case((2,))], title="exit", reference=square)
+    assert not result.passed and "your code called sys.exit(3)" in result.cases[1].message
+    assert "sys.exit(3)" in capsys.readouterr().out
+
+
+def test_keyboard_interrupt_stops_the_check_with_a_verdict(capsys):
+    calls = []
+
+    def interrupted(x):
+        calls.append(x)
+        raise KeyboardInterrupt
+
+    result = check_function(interrupted, [Case((1,)), Case((2,))], title="ctrl-c", reference=square)
+    assert calls == [1], "after an interrupt the remaining cases are not run"
+    assert "interrupted (KeyboardInterrupt)" in result.cases[0].message and "not run" in result.cases[1].message
+    assert "ctrl-c" in capsys.readouterr().out
+
+
+def test_messages_print_plain_numbers():
+    result = check_function(lambda: np.float64(-7.25), [Case()], title="n", reference=lambda: np.float64(-6.09),
+                            report=False)
+    assert result.cases[0].message == "expected -6.09, got -7.25"
+    arr = check_function(lambda: np.array([1.0, 2.5]), [Case()], title="a", reference=lambda: np.array([1.0, 2.0]),
+                         report=False)
+    assert "expected 2, got 2.5" in arr.cases[0].message and "np.float64" not in arr.cases[0].message
+
+
+def test_a_check_cell_shows_its_summary_exactly_once(capsys):
+    from IPython.core.formatters import DisplayFormatter
+
+    result = check_function(square, [Case((2,))], title="square", reference=square)
+    assert capsys.readouterr().out.count("Checking square") == 1
+    data, _ = DisplayFormatter().format(result)  # what Jupyter does with the cell's last value
+    assert data == {} and capsys.readouterr().out == "", "no CheckResult(...) line after the friendly message"
+    DisplayFormatter().format(result)  # shown again later, on its own: the summary, once
+    assert capsys.readouterr().out.count("Checking square") == 1

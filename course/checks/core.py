@@ -3,7 +3,18 @@
 A check runs the learner's function on a few cases, compares each result with a reference (a reference function or
 an expected value), and prints one short, friendly verdict per case: what was expected, what came back, and a hint.
 It never lets the learner's exception escape (a check cell must not crash), and it returns a :class:`CheckResult`
-that tests can inspect.
+that tests can inspect (in a notebook the result shows nothing more: the verdict was already printed).
+
+Everything that touches the learner's result — the call, converting it, comparing it — runs inside one guard:
+
+- an exception is reported as a failed case (``SystemExit`` from ``sys.exit()`` too);
+- ``KeyboardInterrupt`` (the learner's own, or a real Ctrl-C) fails the case, skips the remaining ones and prints the
+  verdict, so a cell stops promptly without a traceback;
+- each call has a time limit (``time_limit`` seconds, :data:`DEFAULT_TIME_LIMIT` by default; checks that train pass
+  more). On Linux and macOS, in the main thread (where Jupyter runs cells), a ``SIGALRM`` timer interrupts the
+  learner's code, so an endless loop really stops. Elsewhere (Windows, or a check called from another thread) the
+  call runs in a daemon thread that is abandoned after the limit: the check reports and moves on, but the runaway
+  code keeps using a CPU core until the kernel is restarted, and the message says so.
 
 When the environment variable ``COURSE_STRICT_CHECKS=1`` is set — the test suite sets it while executing the
 solution notebooks — a failed check raises :class:`CheckFailed` after printing, so a broken solution fails the suite.
@@ -12,6 +23,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -19,6 +33,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 _MISSING = object()
+
+#: Seconds a learner's function may run for one case before the case fails.
+DEFAULT_TIME_LIMIT = 10.0
 
 
 class CheckFailed(AssertionError):
@@ -95,9 +112,18 @@ class CheckResult:
     def __repr__(self) -> str:
         return f"CheckResult({self.title!r}, passed={self.passed}, {self.n_passed}/{len(self.cases)} cases)"
 
+    def _ipython_display_(self) -> None:
+        # A check cell ends with the check call, so Jupyter displays the returned result right after report()
+        # printed it: show nothing then (the summary appears exactly once); displayed later on its own, print it.
+        if getattr(self, "_just_reported", False):
+            self._just_reported = False
+            return
+        print(self.summary())
+
     def report(self) -> "CheckResult":
         """Print the summary; in strict mode raise :class:`CheckFailed` if a case failed. Returns self."""
         print(self.summary())
+        self._just_reported = True
         if strict_mode() and not self.passed:
             failed = [c.name for c in self.cases if not c.passed]
             raise CheckFailed(f"exercise check {self.title!r} failed for: {', '.join(failed)}")
@@ -108,14 +134,27 @@ def strict_mode() -> bool:
     return os.environ.get("COURSE_STRICT_CHECKS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def plain(value: Any) -> str:
+    """A number as a learner would write it: ``-6.09``, not ``np.float64(-6.09)``; other values by ``repr``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return repr(value)
+
+
 def _short(value: Any, limit: int = 160) -> str:
-    if isinstance(value, np.ndarray) or _is_tensor(value):
-        arr = _to_numpy(value)
-        text = f"array of shape {tuple(arr.shape)}, dtype {arr.dtype}"
-        if arr.size <= 16:
-            text += ": " + np.array2string(arr, precision=4, separator=", ").replace("\n", "")
-        return text
-    text = repr(value)
+    try:
+        if isinstance(value, np.ndarray) or _is_tensor(value):
+            arr = _to_numpy(value)
+            kind = f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}" if _is_tensor(value) else (
+                f"array of shape {tuple(arr.shape)}, dtype {arr.dtype}")
+            if arr.size <= 16:
+                kind += ": " + np.array2string(arr, precision=4, separator=", ").replace("\n", "")
+            return kind
+        text = plain(value)
+    except Exception:  # noqa: BLE001 — a learner's object whose repr fails must not crash the check
+        text = f"a {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -124,9 +163,21 @@ def _is_tensor(value: Any) -> bool:
 
 
 def _to_numpy(value: Any) -> np.ndarray:
+    """An array from a tensor (any dtype, even bfloat16, even one that requires grad), a list of them, or a value."""
     if _is_tensor(value):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if value.dtype.is_floating_point and value.dtype not in _numpy_float_dtypes():
+            value = value.float()  # bfloat16 and float8 have no NumPy dtype
+        return value.numpy()
+    if isinstance(value, (list, tuple)) and any(_is_tensor(v) or isinstance(v, (list, tuple)) for v in value):
+        return np.asarray([_to_numpy(v) for v in value])
     return np.asarray(value)
+
+
+def _numpy_float_dtypes() -> tuple:
+    import torch
+
+    return (torch.float16, torch.float32, torch.float64)
 
 
 def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) -> str | None:
@@ -150,11 +201,13 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
             return f"expected numbers, got dtype {g.dtype}"
         if np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
             return None
+        if e.ndim == 0:
+            return f"expected {plain(e.item())}, got {plain(g.item())}"
         diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
         idx = np.unravel_index(int(np.nanargmax(diff)), diff.shape) if diff.size else ()
         wrong = int(np.sum(~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)))
         return (f"{wrong} of {e.size} values differ; largest difference at index {tuple(int(i) for i in idx)}: "
-                f"expected {e[idx]!r}, got {g[idx]!r}")
+                f"expected {plain(e[idx])}, got {plain(g[idx])}")
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)):
             return f"expected a {type(expected).__name__} of {len(expected)} items, got {type(got).__name__}"
@@ -170,7 +223,7 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
             ok = math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol)
         except (TypeError, ValueError):
             return f"expected a number, got {_short(got)}"
-        return None if ok else f"expected {expected!r}, got {got!r}"
+        return None if ok else f"expected {plain(expected)}, got {_short(got)}"
     try:
         equal = got == expected
         equal = bool(np.all(equal)) if not isinstance(equal, bool) else equal
@@ -189,6 +242,100 @@ def _describe_error(err: BaseException) -> str:
     return f"your code raised {type(err).__name__}: {err}{where}"
 
 
+class _TimeUp(BaseException):
+    """Raised inside the learner's code by the SIGALRM timer (a BaseException, so `except Exception` can't eat it)."""
+
+
+@dataclass
+class Outcome:
+    """What running the learner's code gave: ``value``, or a failure ``message`` (with the ``error``)."""
+
+    value: Any = None
+    message: str | None = None
+    error: BaseException | None = None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.message is None
+
+
+def _alarm_usable() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _call_with_alarm(thunk: Callable[[], Any], seconds: float) -> Any:
+    def on_alarm(signum, frame):
+        raise _TimeUp()
+
+    previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+    previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)  # repeats if the learner's code catches it
+    start = time.monotonic()
+    try:
+        return thunk()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay:  # someone else's timer (e.g. a test runner's): give it back, minus the time spent here
+            signal.setitimer(signal.ITIMER_REAL, max(previous_delay - (time.monotonic() - start), 0.001))
+
+
+def _call_in_thread(thunk: Callable[[], Any], seconds: float) -> Any:
+    box: dict[str, Any] = {}
+
+    def target():
+        try:
+            box["value"] = thunk()
+        except BaseException as err:  # noqa: BLE001 — handed to the main thread
+            box["error"] = err
+
+    worker = threading.Thread(target=target, daemon=True, name="course-check")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeUp("thread")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def run_guarded(thunk: Callable[[], Any], time_limit: float | None = DEFAULT_TIME_LIMIT) -> Outcome:
+    """Run ``thunk()`` (which calls the learner's code) within ``time_limit`` seconds and never raise.
+
+    Returns an :class:`Outcome`: the value, or a message describing what went wrong (an exception, ``sys.exit()``,
+    a ``KeyboardInterrupt`` — then ``interrupted`` is True — or the time limit)."""
+    try:
+        if time_limit is None:
+            value = thunk()
+        elif _alarm_usable():
+            value = _call_with_alarm(thunk, time_limit)
+        else:
+            value = _call_in_thread(thunk, time_limit)
+        return Outcome(value)
+    except _TimeUp as err:
+        still = (" It is still running in the background: restart the kernel (Kernel > Restart) to stop it."
+                 if err.args == ("thread",) else "")
+        return Outcome(message=f"your function did not return within {time_limit:g} s — an endless loop, or far "
+                               f"more work than this small case needs?{still}", error=TimeoutError(time_limit))
+    except KeyboardInterrupt as err:
+        return Outcome(message="interrupted (KeyboardInterrupt) — the remaining cases were not run", error=err,
+                       interrupted=True)
+    except SystemExit as err:
+        return Outcome(message=f"your code called sys.exit({'' if err.code is None else plain(err.code)}) (or exit()); "
+                               f"a function should return its result instead", error=err)
+    except Exception as err:  # noqa: BLE001 — the learner's code may raise anything
+        return Outcome(message=_describe_error(err), error=err)
+
+
+def _compare_guarded(compare_fn: Callable[[Any, Any], str | None], got: Any, expected: Any) -> str | None:
+    try:
+        problem = compare_fn(got, expected)
+        return None if problem is None else str(problem)
+    except Exception as err:  # noqa: BLE001 — a ragged list, an odd dtype... is a verdict, not a crash
+        return (f"could not compare your result ({_short(got)}) with the expected one "
+                f"({type(err).__name__}: {str(err)[:200]})")
+
+
 def check_function(
     fn: Callable,
     cases: Sequence[Case],
@@ -200,11 +347,13 @@ def check_function(
     atol: float = 1e-8,
     hint: str | None = None,
     report: bool = True,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
 ) -> CheckResult:
     """Run ``fn`` on every case and compare with ``case.expected`` (or ``reference(*args, **kwargs)``).
 
     Prints a friendly verdict per case when ``report`` is True and returns a :class:`CheckResult`. The learner's
-    exceptions are caught and reported, never raised (except :class:`CheckFailed` in strict mode).
+    exceptions are caught and reported, never raised (except :class:`CheckFailed` in strict mode); the call, and the
+    conversion and comparison of its result, run under :func:`run_guarded` with ``time_limit`` seconds per case.
     ``hint`` is shown for failing cases that have no hint of their own.
     """
     if not cases:
@@ -214,21 +363,29 @@ def check_function(
         results = [CaseResult(c.name or f"case {i + 1}", False, f"expected a function, got {_short(fn)}", hint=hint)
                    for i, c in enumerate(cases)]
     else:
+        comparer = compare_fn or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
+        interrupted = False
         for i, case in enumerate(cases):
             name = case.name or f"case {i + 1}"
             case_hint = case.hint or hint
+            if interrupted:
+                results.append(CaseResult(name, False, "not run (interrupted)", hint=None))
+                continue
             expected = case.expected
             if expected is _MISSING:
                 if reference is None:
                     raise ValueError(f"check_function: case {name!r} has no expected value and no reference was given")
                 expected = reference(*_copy(case.args), **_copy(case.kwargs))
-            try:
-                got = fn(*_copy(case.args), **_copy(case.kwargs))
-            except Exception as err:  # noqa: BLE001 — the learner's code may raise anything
-                results.append(CaseResult(name, False, _describe_error(err), expected=expected, hint=case_hint, error=err))
+            args, kwargs = _copy(case.args), _copy(case.kwargs)
+            outcome = run_guarded(lambda: fn(*args, **kwargs), time_limit)
+            if not outcome.ok:
+                interrupted = outcome.interrupted
+                results.append(CaseResult(name, False, outcome.message, expected=expected, hint=case_hint,
+                                          error=outcome.error))
                 continue
-            problem = (compare_fn or (lambda g, e: compare(g, e, rtol=rtol, atol=atol)))(got, expected)
-            results.append(CaseResult(name, problem is None, problem or "", expected=expected, got=got, hint=case_hint))
+            problem = _compare_guarded(comparer, outcome.value, expected)
+            results.append(CaseResult(name, problem is None, problem or "", expected=expected, got=outcome.value,
+                                      hint=case_hint))
     result = CheckResult(title, results)
     return result.report() if report else result
 
@@ -236,7 +393,7 @@ def check_function(
 def check_value(got: Any, expected: Any, *, title: str, hint: str | None = None, rtol: float = 1e-5,
                 atol: float = 1e-8, report: bool = True) -> CheckResult:
     """Check a single value the learner computed (e.g. an output size) against the expected one."""
-    problem = compare(got, expected, rtol=rtol, atol=atol)
+    problem = _compare_guarded(lambda g, e: compare(g, e, rtol=rtol, atol=atol), got, expected)
     result = CheckResult(title, [CaseResult(title, problem is None, problem or "", expected, got, hint)])
     return result.report() if report else result
 
