@@ -8,6 +8,8 @@
   without adding a flash that a motion detector would also react to).
 - :func:`grad_cam_3d`: Grad-CAM (Selvaraju et al. 2017) for a 3D CNN: a layer's activations (C', T', H', W') weighted
   by the mean gradient of the class score per channel, summed, ReLU, and upsampled to (T, H, W).
+- :func:`squeeze_motion` re-times a clip so that all its motion happens in a window of frames (still before and
+  after): a clip where we *know* which frames carry the motion.
 - :func:`frame_importance` turns a (T, H, W) map into a (T,) profile, normalised to sum to 1.
 
 All take one clip (C, T, H, W) and a model (N, C, T, H, W) -> logits (N, K); ``target`` is a class index (default:
@@ -21,7 +23,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-__all__ = ["input_saliency", "temporal_occlusion", "grad_cam_3d", "frame_importance", "OCCLUSION_FILLS"]
+__all__ = ["input_saliency", "temporal_occlusion", "grad_cam_3d", "frame_importance", "squeeze_motion",
+           "OCCLUSION_FILLS"]
 
 OCCLUSION_FILLS = ("mean", "zero", "previous")
 
@@ -72,13 +75,18 @@ def input_saliency(model: nn.Module, clip: torch.Tensor, target: int | None = No
 
 
 def temporal_occlusion(model: nn.Module, clip: torch.Tensor, target: int | None = None, *,
-                       fill: str = "mean") -> torch.Tensor:
-    """Drop of the target class probability when frame t is occluded: clip (C, T, H, W) -> drops (T,), on the CPU.
+                       fill: str = "mean", against: int | None = None) -> torch.Tensor:
+    """Drop of the score when frame t is occluded: clip (C, T, H, W) -> drops (T,), on the CPU.
 
-    Positive: the frame helped the prediction; negative: hiding it made the model surer. See the module docstring
-    for ``fill``. All T occluded copies go through the model in one batch.
+    The score is the target class probability, or with ``against=j`` the logit margin ``logit[target] - logit[j]``
+    (e.g. against the time-reversed twin class: which frames tell the two apart). Positive: the frame helped the
+    prediction; negative: hiding it made the model surer. See the module docstring for ``fill``. All T occluded
+    copies go through the model in one batch.
     """
     clip, target = _check(model, clip, target, "temporal_occlusion")
+    if against is not None and (not isinstance(against, numbers.Integral) or isinstance(against, bool)
+                                or against < 0):
+        raise ValueError(f"temporal_occlusion(against={against!r}): expected a class index (int >= 0) or None")
     if fill not in OCCLUSION_FILLS:
         raise ValueError(f"temporal_occlusion(fill={fill!r}): expected one of {OCCLUSION_FILLS}")
     t = clip.shape[1]
@@ -91,11 +99,16 @@ def temporal_occlusion(model: nn.Module, clip: torch.Tensor, target: int | None 
         else:
             copies[i, :, i] = clip[:, i - 1] if i > 0 else clip[:, 1]
     with _eval_mode(model), torch.no_grad():
-        logits = model(clip[None])
+        logits = model(clip[None]).float()
         target = _target_of(logits, target, "temporal_occlusion")
-        base = torch.softmax(logits.float(), dim=1)[0, target]
-        occluded = torch.softmax(model(copies).float(), dim=1)[:, target]
-    return (base - occluded).cpu()
+        occluded = model(copies).float()
+        if against is None:
+            base, hidden = torch.softmax(logits, 1)[0, target], torch.softmax(occluded, 1)[:, target]
+        else:
+            _target_of(logits, int(against), "temporal_occlusion")
+            base = logits[0, target] - logits[0, against]
+            hidden = occluded[:, target] - occluded[:, against]
+    return (base - hidden).cpu()
 
 
 def _layer(model: nn.Module, layer) -> nn.Module:
@@ -155,3 +168,19 @@ def frame_importance(saliency: torch.Tensor) -> torch.Tensor:
     per_frame = saliency.double().sum(dim=(1, 2))
     total = per_frame.sum()
     return (per_frame / total if total > 0 else per_frame).float()
+
+
+def squeeze_motion(clip: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """The clip (C, T, H, W) re-timed so that frames ``start..stop-1`` play the whole clip (first to last frame)
+    and the frames before/after hold the first/last frame still -> (C, T, H, W). Same frames, same end points:
+    only *when* the motion happens changes."""
+    if not torch.is_tensor(clip) or clip.ndim != 4:
+        raise ValueError(f"squeeze_motion(clip): expected a tensor (C, T, H, W), "
+                         f"got {tuple(clip.shape) if torch.is_tensor(clip) else type(clip).__name__}")
+    t = clip.shape[1]
+    if not (isinstance(start, numbers.Integral) and isinstance(stop, numbers.Integral) and 0 <= start < stop - 1
+            and stop <= t):
+        raise ValueError(f"squeeze_motion(start={start!r}, stop={stop!r}): expected 0 <= start < stop - 1, "
+                         f"stop <= T = {t}")
+    source = torch.round((torch.arange(t) - start) * (t - 1) / (stop - 1 - start)).clamp(0, t - 1).long()
+    return clip[:, source]

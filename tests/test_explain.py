@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from course.explain import frame_importance, grad_cam_3d, input_saliency, temporal_occlusion
+from course.explain import frame_importance, grad_cam_3d, input_saliency, squeeze_motion, temporal_occlusion
 
 
 class RedInTopLeft(nn.Module):
@@ -112,3 +112,23 @@ def test_bad_input():
         frame_importance(-torch.ones(2, 2, 2))
     with pytest.raises(ValueError, match=r"\(T, H, W\)"):
         frame_importance(torch.ones(2, 2))
+
+
+def test_occlusion_against_a_class_uses_the_logit_margin():
+    model = RedInTopLeft()
+    drops = temporal_occlusion(model, _clip(), target=0, against=1, fill="zero")
+    assert drops[5] == pytest.approx(9.0 - 0.45)   # hiding frame 5: -9 red in logit 0, -9 * 0.05 green in logit 1
+    assert torch.allclose(drops[:5], torch.full((5,), -0.45))   # elsewhere only the green goes: margin up
+    with pytest.raises(ValueError, match="against"):
+        temporal_occlusion(model, _clip(), target=0, against=-2)
+
+
+def test_squeeze_motion_known_indices():
+    clip = torch.arange(8.0).view(1, 8, 1, 1)
+    out = squeeze_motion(clip, 4, 8)
+    assert out.flatten().tolist() == [0, 0, 0, 0, 0, 2, 5, 7]
+    assert torch.equal(squeeze_motion(clip, 0, 8), clip)
+    with pytest.raises(ValueError, match="start"):
+        squeeze_motion(clip, 6, 7)
+    with pytest.raises(ValueError, match="clip"):
+        squeeze_motion(torch.zeros(8), 0, 4)

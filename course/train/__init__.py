@@ -30,3 +30,9 @@ from .lr_finder import LRRangeTest, lr_range_test  # noqa: E402
 __all__ += ["LRRangeTest", "lr_range_test"]
 from .calibration import ReliabilityBins, TemperatureScaled, expected_calibration_error, fit_temperature, reliability_bins  # noqa: E402,E501
 __all__ += ["ReliabilityBins", "TemperatureScaled", "expected_calibration_error", "fit_temperature", "reliability_bins"]
+from .regularization import TensorSplit, l1_penalty, l2_penalty, noisy_digits, penalized_weights, weight_sparsity  # noqa: E402,E501
+__all__ += ["TensorSplit", "l1_penalty", "l2_penalty", "noisy_digits", "penalized_weights", "weight_sparsity"]
+from .experiments import format_runs_summary, log_uniform, run_seeds, summarize_runs, train_classifier  # noqa: E402
+__all__ += ["format_runs_summary", "log_uniform", "run_seeds", "summarize_runs", "train_classifier"]
+from .splits import grouped_copies, last_fraction_split, ucf101_group  # noqa: E402
+__all__ += ["grouped_copies", "last_fraction_split", "ucf101_group"]
