@@ -5,7 +5,7 @@ import numpy as np
 
 from ..numpy_nn import conv2d
 from ..numpy_nn import output_size as _output_size
-from .core import Case, CheckResult, check_function
+from .core import Case, CheckResult, check_function, compare_ints
 
 _EXAMPLE_KERNEL = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
 
@@ -28,7 +28,7 @@ def output_size(fn) -> CheckResult:
         Case((224, 7, 3, 2), name="ResNet's first conv (224 -> 112)"),
     ]
     ref = lambda n, k, p, s, d=1: _output_size(n, k, p, s, d)  # noqa: E731
-    return check_function(fn, cases, title="output_size", reference=ref,
+    return check_function(fn, cases, title="output_size", reference=ref, compare_fn=compare_ints,
                           hint="(n + 2*p - d*(k-1) - 1) // s + 1")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..numpy_nn.cnn import load_digits_split, make_digits_cnn
 from ..train.metrics import accuracy
 from ..train.schedules import warmup_cosine_factor
-from .core import Case, CheckResult, check_function
+from .core import Case, CheckResult, check_function, compare
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -34,8 +34,20 @@ def accuracy_from_logits(fn) -> CheckResult:
         Case((logits.double() - 100.0, labels), name="negative float64 logits",
              hint="the prediction is the index of the largest logit, whatever its sign: logits.argmax(dim=1)"),
     ]
-    return check_function(fn, cases, title="accuracy_from_logits", reference=accuracy, rtol=1e-9,
+    return check_function(fn, cases, title="accuracy_from_logits", reference=accuracy, compare_fn=_compare_float,
                           hint="compare logits.argmax(dim=1) with labels, then take the mean of the matches as a float")
+
+
+def _compare_float(got, expected) -> str | None:
+    """The learner must return a Python float (``.item()``), not a tensor or an int, with the expected value."""
+    import torch
+
+    if isinstance(got, torch.Tensor):
+        return (f"returned a tensor ({got.dtype}, shape {tuple(got.shape)}); return a Python float: "
+                f"call .item() on the mean")
+    if not isinstance(got, float):
+        return f"expected a Python float, got {type(got).__name__} {got!r}"
+    return compare(got, float(expected), rtol=1e-9)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -72,7 +84,7 @@ def numpy_cnn_to_torch(fn) -> CheckResult:
         Case((6, 1), name="6 filters", hint="read the sizes from np_model's arrays instead of typing 16"),
     ]
     return check_function(lambda f, s: _rebuilt_logits(fn, f, s), cases, title="numpy_cnn_to_torch",
-                          reference=_numpy_logits, rtol=1e-5, atol=1e-6,
+                          reference=_numpy_logits, rtol=1e-5, atol=1e-6, time_limit=60,
                           hint="nn.Linear stores its weight as (out, in) = the transpose of the NumPy (D, K) matrix")
 
 
@@ -147,7 +159,7 @@ def train_step(fn) -> CheckResult:
                     f"{np.abs(weights - exp_weights).max():.3g}")
         return None
 
-    return check_function(learner, cases, title="train_step", reference=reference, compare_fn=compare,
+    return check_function(learner, cases, title="train_step", reference=reference, compare_fn=compare, time_limit=60,
                           hint="zero_grad -> forward -> loss -> backward -> step, and return loss.item()")
 
 
@@ -199,13 +211,28 @@ def evaluate_accuracy(fn) -> CheckResult:
     ]
 
     def learner(n, batch_size, dropout, seed):
+        import torch
+
         model, loader = _evaluation_setup(n, batch_size, dropout, seed)
-        return fn(model, loader)
+        grad_modes = []  # was autograd recording during each forward pass?
+        model.register_forward_hook(lambda module, inputs, output: grad_modes.append(torch.is_grad_enabled()))
+        return fn(model, loader), any(grad_modes)
 
     def reference(n, batch_size, dropout, seed):
-        return _reference_evaluate_accuracy(*_evaluation_setup(n, batch_size, dropout, seed))
+        return _reference_evaluate_accuracy(*_evaluation_setup(n, batch_size, dropout, seed)), False
 
-    return check_function(learner, cases, title="evaluate_accuracy", reference=reference, rtol=1e-9,
+    def compare_result(got, expected):
+        (accuracy, recorded), (expected_accuracy, _) = got, expected
+        problem = _compare_float(accuracy, expected_accuracy)
+        if problem:
+            return problem
+        if recorded:
+            return ("right accuracy, but the model ran with gradients on: wrap the loop in `with torch.no_grad():` "
+                    "so autograd does not record (and keep in memory) every batch")
+        return None
+
+    return check_function(learner, cases, title="evaluate_accuracy", reference=reference, compare_fn=compare_result,
+                          time_limit=60,
                           hint="model.eval(); with torch.no_grad(): loop over (inputs, labels), count, divide")
 
 

@@ -6,7 +6,7 @@ import torch
 
 from ..data.sampling import center_clip_indices
 from ..data.transforms import to_float_clip
-from .core import Case, CaseResult, CheckResult, check_function
+from .core import Case, CaseResult, CheckResult, check_function, run_guarded
 
 
 def _frames(t: int, h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -57,6 +57,9 @@ def clip_indices(fn) -> CheckResult:
             return f"expected an array of ints, got {type(got).__name__}"
         if got.shape != expected.shape:
             return f"expected {expected.shape[0]} indices, got shape {got.shape}"
+        if not np.issubdtype(got.dtype, np.integer):
+            return (f"frame indices must be ints, got dtype {got.dtype} ({got.tolist()}): a frame number is a whole "
+                    f"number — keep to ints (no /, no float arrays)")
         if not np.array_equal(got, expected):
             return f"expected {expected.tolist()}, got {got.tolist()}"
         return None
@@ -73,9 +76,18 @@ def clip_indices(fn) -> CheckResult:
                           hint="start + step * np.arange(clip_len), then % num_frames")
 
 
+def _reference_corner(h: int, w: int, size: int, seed: int) -> tuple[int, int]:
+    g = torch.Generator().manual_seed(seed)
+    top = int(torch.randint(0, h - size + 1, (1,), generator=g).item())
+    left = int(torch.randint(0, w - size + 1, (1,), generator=g).item())
+    return top, left
+
+
 def random_crop_clip(fn) -> CheckResult:
     """Check ``fn(clip, size, generator)``: crop the same random ``size`` x ``size`` window from every frame of a
-    float clip (C, T, H, W), drawing the window's corner with ``torch.randint(..., generator=generator)``."""
+    float clip (C, T, H, W), drawing the window's corner with ``torch.randint(..., generator=generator)`` — top first,
+    then left, each from 0 to ``H - size`` / ``W - size`` inclusive. The corner must be the reference draw for the
+    same seed, which catches code that ignores ``generator`` (the global RNG) or never picks the last window."""
     clip = torch.rand(3, 6, 20, 24, generator=torch.Generator().manual_seed(0))
 
     def window(frame_out, frame_in, size):
@@ -87,7 +99,7 @@ def random_crop_clip(fn) -> CheckResult:
         return None
 
     def compare(got, expected):
-        x, size = expected
+        x, size, seed = expected
         if not isinstance(got, torch.Tensor):
             return f"expected a torch.Tensor, got {type(got).__name__}"
         want = (x.shape[0], x.shape[1], size, size)
@@ -98,6 +110,11 @@ def random_crop_clip(fn) -> CheckResult:
             return "some output frame is not a window of its input frame (crop all channels of frame t from frame t)"
         if len(set(corners)) > 1:
             return f"frames were cropped at different places {sorted(set(corners))}: draw the corner ONCE per clip"
+        reference = _reference_corner(x.shape[2], x.shape[3], size, seed)
+        if corners[0] != reference:
+            return (f"cropped at (top, left) = {corners[0]}, but torch.Generator().manual_seed({seed}) gives "
+                    f"{reference}: draw top, then left, with generator=generator (not the global RNG), each with "
+                    f"upper bound H - size + 1 / W - size + 1 (randint's high is excluded)")
         return None
 
     def corners_vary(seed_list, size):
@@ -107,19 +124,19 @@ def random_crop_clip(fn) -> CheckResult:
             seen.add(window(out[:, 0], clip[:, 0], size))
         return len(seen)
 
+    sizes_seeds = [(8, 0), (8, 1), (16, 2), (20, 3)] + [(19, seed) for seed in range(4, 10)]
+    last = "with size 19 on 20 rows the last window (top = 1) must be possible: torch.randint(0, H - size + 1, ...)"
     cases = [Case((clip, size, torch.Generator().manual_seed(seed)), name=f"crop {size}x{size}, seed {seed}",
-                  expected=(clip, size)) for size, seed in [(8, 0), (8, 1), (16, 2), (20, 3)]]
+                  expected=(clip, size, seed), hint=last if size == 19 else None) for size, seed in sizes_seeds]
     result = check_function(fn, cases, title="random_crop_clip", compare_fn=compare, report=False,
                             hint="top = torch.randint(0, H - size + 1, (1,), generator=generator).item(), "
                                  "the same for left; then clip[:, :, top:top + size, left:left + size]")
-    error = None
-    try:
-        ok = corners_vary(range(12), 8) > 1
-        msg = "" if ok else "every seed gave the same window: the corner must be random (use the generator)"
-    except Exception as err:  # noqa: BLE001 — the learner's code may raise anything
-        ok, msg, error = False, f"your code raised {type(err).__name__}: {err}", err
+    outcome = run_guarded(lambda: corners_vary(range(12), 8) > 1)
+    ok = outcome.ok and bool(outcome.value)
+    msg = outcome.message or ("" if ok else "every seed gave the same window: the corner must be random "
+                                            "(use the generator)")
     result.cases.append(CaseResult("different seeds give different windows", ok, msg,
-                                   hint="pass generator=generator to torch.randint", error=error))
+                                   hint="pass generator=generator to torch.randint", error=outcome.error))
     return result.report()
 
 

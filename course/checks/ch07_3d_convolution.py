@@ -9,7 +9,7 @@ import numpy as np
 
 from ..viz.motion import kernel_response, moving_clip, random_pattern, square_pattern
 from ..viz.receptive_field import Layer3d, receptive_field_size as _rf_size
-from .core import Case, CheckResult, check_function
+from .core import Case, CheckResult, check_function, compare_ints
 
 
 def _torch_conv3d(x, w, b=None, stride=(1, 1, 1), padding=(0, 0, 0)):
@@ -41,16 +41,8 @@ def conv3d_output_shape(fn) -> CheckResult:
         Case(((1, 1, 5, 5, 5), (1, 1, 5, 5, 5), 1, 0), name="kernel as big as the input -> 1 x 1 x 1"),
     ]
     return check_function(fn, cases, title="conv3d_output_shape", reference=_torch_output_shape,
-                          compare_fn=lambda got, exp: None if _as_int_tuple(got) == exp else
-                          f"expected {exp}, got {got!r}",
+                          compare_fn=compare_ints,
                           hint="output = (N, F, T', H', W') with T' = (T + 2*pt - KT) // st + 1, and so on")
-
-
-def _as_int_tuple(value):
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        return None
 
 
 def conv3d_loops(fn) -> CheckResult:
@@ -120,9 +112,7 @@ def receptive_field_size(fn) -> CheckResult:
              name="deeper: strides multiply", hint="keep a running product of the strides (the 'jump')"),
         Case(([((5, 1, 1), s1), ((1, 3, 3), (1, 2, 2)), ((3, 1, 1), (2, 1, 1))],), name="separable-style kernels"),
     ]
-    return check_function(fn, cases, title="receptive_field_size", reference=_reference_rf,
-                          compare_fn=lambda got, exp: None if _as_int_tuple(got) == exp else
-                          f"expected {exp}, got {got!r}")
+    return check_function(fn, cases, title="receptive_field_size", reference=_reference_rf, compare_fn=compare_ints)
 
 
 def _torch_conv_flops(c_in, c_out, kernel, out_size):

@@ -232,6 +232,46 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
     return None if equal else f"expected {_short(expected)}, got {_short(got)}"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def int_problem(got: Any, what: str = "the result") -> str | None:
+    """None if ``got`` is a single int (Python or NumPy), else what is wrong with it, in words."""
+    if _is_int(got):
+        return None
+    if isinstance(got, (float, np.floating)):
+        return (f"{what} is {plain(got)}, a float: sizes are whole numbers — use floor division // "
+                f"(true division / gives floats)")
+    if isinstance(got, str):
+        return f"{what} is the string {got!r}: return a number, not text"
+    if isinstance(got, np.ndarray) or _is_tensor(got) or isinstance(got, (list, tuple)):
+        return f"{what} is {_short(got)}: return a single int, not an array or a list"
+    return f"{what} is {_short(got)} ({type(got).__name__}): expected an int"
+
+
+def compare_ints(got: Any, expected: Any) -> str | None:
+    """Compare a learner's int, or tuple/list of ints (a shape, a size), with the expected one.
+
+    Strict about types: a float (``/`` instead of ``//``), a string, or a one-element array is named, even when its
+    value would compare equal."""
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return f"expected a tuple of {len(expected)} ints {tuple(expected)}, got {_short(got)}"
+        if len(got) != len(expected):
+            return f"expected {len(expected)} numbers {tuple(expected)}, got {len(got)}: {_short(got)}"
+        for i, value in enumerate(got):
+            problem = int_problem(value, f"item {i}")
+            if problem:
+                return problem
+        values = tuple(int(v) for v in got)
+        return None if values == tuple(expected) else f"expected {tuple(expected)}, got {values}"
+    problem = int_problem(got)
+    if problem:
+        return problem
+    return None if int(got) == int(expected) else f"expected {plain(expected)}, got {plain(got)}"
+
+
 def _describe_error(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     where = ""
