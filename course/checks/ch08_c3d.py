@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..viz.c3d import filter_frames as _filter_frames
-from .core import Case, CheckResult, check_function
+from .core import Case, CheckResult, check_function, compare_ints
 
 
 def _meta_pool_shape(shape, kernel, stride, padding):
@@ -16,17 +16,6 @@ def _meta_pool_shape(shape, kernel, stride, padding):
 
     x = torch.empty((1,) + tuple(shape), device="meta")
     return tuple(torch.nn.functional.max_pool3d(x, kernel, stride, padding).shape[1:])
-
-
-def _int_tuple(value):
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _compare_shapes(got, expected):
-    return None if _int_tuple(got) == tuple(expected) else f"expected {tuple(expected)}, got {got!r}"
 
 
 def pooled_shape(fn) -> CheckResult:
@@ -39,7 +28,7 @@ def pooled_shape(fn) -> CheckResult:
         Case(((8, 5, 9, 3), (2, 3, 3), (2, 3, 3), (0, 0, 0)), name="odd sizes: floor division",
              hint="a window that does not fit entirely is dropped: use // "),
     ]
-    return check_function(fn, cases, title="pooled_shape", reference=_meta_pool_shape, compare_fn=_compare_shapes,
+    return check_function(fn, cases, title="pooled_shape", reference=_meta_pool_shape, compare_fn=compare_ints,
                           hint="the channel count C does not change; each of T, H, W uses (n + 2p - k) // s + 1")
 
 
@@ -62,7 +51,7 @@ def c3d_feature_shape(fn) -> CheckResult:
         Case((16, 16, 16), {"channels": 8}, name="the smallest input C3D accepts"),
     ]
     return check_function(fn, cases, title="c3d_feature_shape", reference=_reference_feature_shape,
-                          compare_fn=_compare_shapes)
+                          compare_fn=compare_ints)
 
 
 def _reference_num_parameters(num_classes, in_channels=3):
