@@ -37,6 +37,12 @@ def float_array(x, name: str, ndim: int, layout: str) -> np.ndarray:
     return x
 
 
+def _no_empty_axis(name: str, a: np.ndarray, layout: str) -> None:
+    """ValueError if an axis of ``a`` has length 0 (no images, no filters, a 0-wide kernel...)."""
+    if 0 in a.shape:
+        raise ValueError(f"{name}: expected every axis of {layout} to be at least 1, got shape {a.shape}")
+
+
 #: Layouts of the batch x, the filter bank w and the window axes, by number of spatial dims.
 LAYOUTS = {
     2: ("(N, C, H, W)", "(F, C, KH, KW)", "(H, W)"),
@@ -64,6 +70,8 @@ def check_conv_args(fn: str, x, w, b, stride, padding, dilation, dims: int):
     x_layout, w_layout, axes = LAYOUTS[dims]
     x = float_array(x, f"{fn}(x)", dims + 2, x_layout)
     w = float_array(w, f"{fn}(w)", dims + 2, w_layout)
+    _no_empty_axis(f"{fn}(x)", x, x_layout)
+    _no_empty_axis(f"{fn}(w)", w, w_layout)
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"{fn}(w): expected {x.shape[1]} input channels to match x of shape {x.shape}, "
                          f"got w of shape {w.shape} (w is {w_layout})")
@@ -84,6 +92,7 @@ def check_pool_args(fn: str, x, kernel_size, stride, padding, dims: int):
     stride defaults to the kernel size; padding may be at most half the kernel (torch's rule)."""
     x_layout, _, axes = LAYOUTS[dims]
     x = float_array(x, f"{fn}(x)", dims + 2, x_layout)
+    _no_empty_axis(f"{fn}(x)", x, x_layout)
     kernel = as_tuple(kernel_size, dims, f"{fn}(kernel_size)", minimum=1)
     stride = kernel if stride is None else as_tuple(stride, dims, f"{fn}(stride)", minimum=1)
     padding = as_tuple(padding, dims, f"{fn}(padding)", minimum=0)

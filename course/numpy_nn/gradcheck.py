@@ -33,11 +33,13 @@ def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dou
         raise ValueError("numerical_gradient(x): expected a contiguous array (use np.ascontiguousarray(x))")
     for i in range(flat.size):
         old = flat[i]
-        flat[i] = old + h
-        plus = np.sum(f(x) * dout)
-        flat[i] = old - h
-        minus = np.sum(f(x) * dout)
-        flat[i] = old
+        try:
+            flat[i] = old + h
+            plus = np.sum(f(x) * dout)
+            flat[i] = old - h
+            minus = np.sum(f(x) * dout)
+        finally:  # x is the caller's array: restore it even when f raises
+            flat[i] = old
         gflat[i] = (plus - minus) / (2 * h)
     return grad
 
