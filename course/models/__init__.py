@@ -9,6 +9,10 @@ from .cnn_lstm import CNNLSTM, resnet18_trunk
 from .frame_baselines import EarlyFusion, LateFusion, SingleFrameCNN, SlowFusion
 from .pretrained import PretrainedError, available_pretrained, load_pretrained, pretrained_info
 from .summary import count_flops, count_parameters, format_layer_table, layer_table
+from .video_resnet import (BasicBlock, BasicStem, Bottleneck, Conv2Plus1D, Conv3DNoTemporal, Conv3DSimple, R2Plus1dStem,
+                           VideoResNet, mc3_18, mc3_small, midplanes, r2plus1d_18, r2plus1d_small, r3d_18, r3d_small)
+from .inflate import InflatedConv3d, InflatedResNet, inflate_batchnorm2d, inflate_conv2d, inflate_resnet, resnet2d_small
+from .kinetics400 import KINETICS400_URLS, kinetics400_categories, kinetics400_path, load_kinetics400
 from .adapters import Adapter, FrozenBatchNorm, add_adapters, freeze_except, linear_probe
 from .feature_fusion import MultiLevelFusion, video_resnet_trunk
 from .nonlocal_block import NonLocalBlock, add_nonlocal
@@ -20,4 +24,8 @@ __all__ = [
     "encode_frames", "format_layer_table", "layer_table", "load_pretrained", "pretrained_info", "resnet18_trunk",
     "Adapter", "FrozenBatchNorm", "MultiLevelFusion", "NonLocalBlock", "SlowFast", "TwoStream", "add_adapters",
     "add_nonlocal", "frame_differences", "freeze_except", "linear_probe", "video_resnet_trunk",
+    "BasicBlock", "BasicStem", "Bottleneck", "Conv2Plus1D", "Conv3DNoTemporal", "Conv3DSimple", "R2Plus1dStem",
+    "VideoResNet", "mc3_18", "mc3_small", "midplanes", "r2plus1d_18", "r2plus1d_small", "r3d_18", "r3d_small",
+    "InflatedConv3d", "InflatedResNet", "inflate_batchnorm2d", "inflate_conv2d", "inflate_resnet", "resnet2d_small",
+    "KINETICS400_URLS", "kinetics400_categories", "kinetics400_path", "load_kinetics400",
 ]
