@@ -334,7 +334,7 @@ def r2plus1d_18(num_classes: int = 400, *, in_channels: int = 3, zero_init_resid
 
 
 #: Stage widths of the CPU variants (one block per stage).
-SMALL_WIDTHS = (16, 32, 64, 128)
+SMALL_WIDTHS = (8, 16, 32, 64)
 
 
 def r3d_small(num_classes: int, *, in_channels: int = 3, widths: Sequence[int] = SMALL_WIDTHS,
