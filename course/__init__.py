@@ -8,6 +8,7 @@ Modules follow the course's parts:
 - ``course.models``    frame baselines, C3D, CNN-LSTM, ... (chapters 06–10)
 - ``course.train``     the training loop, checkpoints, metrics (chapter 04)
 - ``course.viz``       plots and ipywidgets
+- ``course.explain``   saliency, temporal occlusion, 3D Grad-CAM (chapter 13)
 - ``course.checks``    exercise checks with friendly feedback
 """
 from __future__ import annotations
