@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..viz.frames_vs_time import within_pair_accuracy as _within_pair_accuracy
-from .core import Case, CheckResult, check_function
+from .core import Case, CaseResult, CheckResult, _describe_error, check_function
 
 _PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 
@@ -70,3 +70,123 @@ def within_pair_accuracy(fn) -> CheckResult:
     ]
     return check_function(fn, cases, title="within_pair_accuracy", reference=_within_pair_accuracy, atol=1e-9,
                           hint="keep clips whose predicted class is i or j for their pair (i, j); accuracy among them")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exercise 4: a fusion model the learner builds and trains
+# ---------------------------------------------------------------------------------------------------------------------
+
+def _run_case(name: str, test, hint: str | None = None) -> CaseResult:
+    """Run ``test()`` -> None (pass) or a message (fail); a learner's exception becomes a failed case, never a crash."""
+    try:
+        problem = test()
+    except Exception as err:  # noqa: BLE001 — the learner's model may raise anything
+        return CaseResult(name, False, _describe_error(err), hint=hint, error=err)
+    return CaseResult(name, problem is None, problem or "", hint=hint)
+
+
+def module_cases(build, build_args: tuple, inputs, *, num_classes: int, time_dim: int, state: dict, shape_hint: str,
+                 order_hint: str) -> list[CaseResult]:
+    """Three cases for a model the learner builds: ``build(*build_args)`` returns an ``nn.Module``; on ``inputs`` it
+    gives logits (N, num_classes); reversing ``inputs`` along ``time_dim`` changes them. The built model is left in
+    ``state["model"]`` for further cases."""
+    import torch
+
+    expected = (inputs.shape[0], num_classes)
+
+    def builds():
+        torch.manual_seed(0)
+        model = build(*build_args)
+        if not isinstance(model, torch.nn.Module):
+            return f"expected an nn.Module, got {type(model).__name__}"
+        state["model"] = model.eval()
+        return None
+
+    def shape():
+        if "model" not in state:
+            return "no model to test (see the first case)"
+        with torch.no_grad():
+            out = state["model"](inputs)
+        if tuple(out.shape) != expected:
+            return f"expected logits of shape {expected}, got {tuple(out.shape)}"
+        state["out"] = out
+        return None
+
+    def order():
+        if "out" not in state:
+            return "no output of the right shape to test (see the previous case)"
+        with torch.no_grad():
+            reversed_out = state["model"](inputs.flip(time_dim))
+        return ("the output for the reversed input is the same: the model is blind to order"
+                if torch.allclose(state["out"], reversed_out, atol=1e-5) else None)
+
+    args = ", ".join(map(str, build_args))
+    return [
+        _run_case(f"build({args}) returns an nn.Module", builds, hint="return the model, e.g. an nn.Sequential"),
+        _run_case(f"input {tuple(inputs.shape)} -> logits {expected}", shape, hint=shape_hint),
+        _run_case("sees the order (reversing the input in time changes the output)", order, hint=order_hint),
+    ]
+
+
+def fusion_model(build, *, num_classes: int = 10, num_frames: int = 16) -> CheckResult:
+    """Check ``build(num_classes, num_frames) -> nn.Module``: clips (N, 3, T, 32, 32) -> logits (N, num_classes),
+    and the output changes when the clip is played backwards (the model sees frame order)."""
+    import torch
+
+    state: dict = {}
+    clips = torch.rand(2, 3, num_frames, 32, 32, generator=torch.Generator().manual_seed(60))
+
+    def size():
+        if "model" not in state:
+            return "no model to test (see the first case)"
+        n = sum(p.numel() for p in state["model"].parameters() if p.requires_grad)
+        return None if 0 < n <= 2_000_000 else f"expected 1 to 2,000,000 trainable parameters (CPU-sized), got {n:,}"
+
+    cases = module_cases(
+        build, (num_classes, num_frames), clips, num_classes=num_classes, time_dim=2, state=state,
+        shape_hint="nn.Flatten(1, 2) stacks frames as channels: (N, 3, T, H, W) -> (N, 3T, H, W); end with global "
+                   "pooling, nn.Flatten() and nn.Linear(..., num_classes)",
+        order_hint="averaging or max-pooling per-frame features over time is order-blind; mix the frames in order, "
+                   "e.g. as the channels of the first convolution")
+    cases.append(_run_case("CPU-sized: at most 2 million trainable parameters", size))
+    return CheckResult("fusion model", cases).report()
+
+
+def trained_video_model(model, history, test_set, *, min_within_pair: float = 0.75,
+                        title: str = "trained video model") -> CheckResult:
+    """Check a trained model: its training loss went down, and on ``test_set`` ((clip, label) pairs of MovingShapes)
+    it beats chance overall and tells each class from its time-reversed twin (within-pair accuracy)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from ..train import evaluate
+
+    state: dict = {}
+
+    def loss_down():
+        losses = list(history["train_loss"])
+        if len(losses) < 2:
+            return f"expected a history of at least 2 epochs, got {len(losses)}"
+        return None if losses[-1] < losses[0] else f"training loss went from {losses[0]:.3f} to {losses[-1]:.3f}"
+
+    def accuracy():
+        if not isinstance(model, torch.nn.Module):
+            return f"expected the trained nn.Module, got {type(model).__name__}"
+        state["preds"], state["labels"] = evaluate(model, DataLoader(test_set, batch_size=100))
+        acc = float((state["preds"] == state["labels"]).mean())
+        return None if acc > 0.3 else f"test accuracy {acc:.1%}, expected > 30% (chance is 10%)"
+
+    def within():
+        if "preds" not in state:
+            return "no predictions (see the previous case)"
+        w = _within_pair_accuracy(state["preds"], state["labels"], _PAIRS)
+        return None if w > min_within_pair else (f"within-pair accuracy {w:.1%}, expected > {min_within_pair:.0%} "
+                                                  "(chance is 50%)")
+
+    cases = [
+        _run_case("the training loss went down", loss_down, hint="pass the History that train_one_cycle returned"),
+        _run_case("test accuracy clearly above chance", accuracy, hint="train for more epochs or on more clips"),
+        _run_case(f"within-pair accuracy > {min_within_pair:.0%}: it tells the twins apart", within,
+                  hint="an order-blind model stays near 50% here; train longer, or check your model sees frame order"),
+    ]
+    return CheckResult(title, cases).report()

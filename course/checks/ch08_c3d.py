@@ -66,11 +66,11 @@ def _reference_num_parameters(num_classes, in_channels=3):
 def c3d_num_parameters(fn) -> CheckResult:
     """Check ``fn(num_classes, in_channels=3) -> int``: parameters of the paper's C3D, computed by hand."""
     cases = [
-        Case((101,), name="UCF101: the paper's 78,409,573"),
+        Case((101,), name="a 101-class head, as for UCF101: 78,409,573"),
         Case((51,), name="HMDB51", hint="only fc8 depends on the number of classes: 4096 weights + 1 bias each"),
         Case((10,), {"in_channels": 1}, name="grey-scale input, 10 classes",
              hint="conv1 has in_channels * 64 * 27 weights + 64 biases"),
-        Case((487,), {"in_channels": 3}, name="Sports-1M (487 classes)"),
+        Case((487,), {"in_channels": 3}, name="the paper's Sports-1M model (487 classes): 79,991,015"),
     ]
     return check_function(fn, cases, title="c3d_num_parameters", reference=_reference_num_parameters,
                           hint="a Conv3d has C_in*C_out*3*3*3 weights + C_out biases; a Linear in*out + out")
@@ -93,3 +93,123 @@ def filter_frames(fn) -> CheckResult:
     return check_function(fn, cases, title="filter_frames", reference=_filter_frames, atol=1e-5,
                           hint="move the channel axis last: (F, C, KT, KH, KW) -> (F, KT, KH, KW, C), then "
                                "0.5 + 0.5 * w / max|w|")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exercise 3: shuffling frames, and the frame-shuffle test of a trained model
+# ---------------------------------------------------------------------------------------------------------------------
+
+def _frame_order(clip, original):
+    """For a clip (C, T, H, W): the index in ``original`` of each of its frames, or None if one is not found."""
+    import torch
+
+    order = []
+    for t in range(clip.shape[1]):
+        found = [s for s in range(original.shape[1]) if torch.equal(clip[:, t], original[:, s])]
+        if not found:
+            return None
+        order.append(found[0])
+    return order
+
+
+def shuffle_frames(fn) -> CheckResult:
+    """Check ``fn(clips, generator) -> clips`` (N, C, T, H, W): each clip's T frames in a random order of its own."""
+    import torch
+
+    from .ch06_frames_vs_time import _run_case
+
+    clips = torch.rand(6, 3, 16, 4, 4, generator=torch.Generator().manual_seed(80))
+    original = clips.clone()
+    state: dict = {}
+
+    def runs():
+        out = fn(clips, torch.Generator().manual_seed(0))
+        if not isinstance(out, torch.Tensor):
+            return f"expected a tensor, got {type(out).__name__}"
+        state["out"] = out
+        if tuple(out.shape) != tuple(clips.shape) or out.dtype != clips.dtype:
+            return f"expected shape {tuple(clips.shape)} and dtype {clips.dtype}, got {tuple(out.shape)}, {out.dtype}"
+        return None
+
+    def permutation():
+        if "out" not in state:
+            return "no result to test (see the first case)"
+        for n in range(len(clips)):
+            order = _frame_order(state["out"][n], original[n])
+            if order is None:
+                return f"clip {n}: a frame of the result is not one of clip {n}'s own frames"
+            if sorted(order) != list(range(clips.shape[2])):
+                return f"clip {n}: some frames appear twice and others are missing (expected a permutation)"
+        return None
+
+    def changed():
+        if "out" not in state:
+            return "no result to test (see the first case)"
+        return None if not torch.equal(state["out"], original) else "the frames are in their original order"
+
+    def independent():
+        if "out" not in state:
+            return "no result to test (see the first case)"
+        orders = {tuple(_frame_order(state["out"][n], original[n]) or ()) for n in range(len(clips))}
+        return None if len(orders) > 1 else "every clip got the same permutation"
+
+    cases = [
+        _run_case("returns a tensor of the same shape and dtype", runs),
+        _run_case("each clip keeps exactly its own frames (a permutation)", permutation,
+                  hint="index the time axis: clips[n, :, order] with order = torch.randperm(T, generator=generator)"),
+        _run_case("the order of the frames changes", changed),
+        _run_case("each clip gets its own random order", independent, hint="draw one torch.randperm per clip"),
+        _run_case("the input is not modified in place",
+                  lambda: ("no result to test (see the first case)" if "out" not in state
+                           else None if torch.equal(clips, original) else "the input clips were changed"),
+                  hint="work on a copy: torch.empty_like / clone, or build the result with indexing"),
+    ]
+    return CheckResult("shuffle_frames", cases).report()
+
+
+def frame_shuffle_test(model, test_set, shuffle_fn, *, min_within_pair: float = 0.75,
+                       max_shuffled: float = 0.65) -> CheckResult:
+    """Check that a trained model uses frame order: on ``test_set`` ((clip (C, T, H, W), label) pairs of MovingShapes)
+    its within-pair accuracy is high, and falls to near chance (50%) when ``shuffle_fn(clips, generator)`` shuffles
+    the frames of every test clip."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from ..train import evaluate
+    from ..viz.frames_vs_time import within_pair_accuracy
+    from .ch06_frames_vs_time import _PAIRS, _run_case
+
+    state: dict = {}
+
+    def ordered():
+        clips = torch.stack([test_set[i][0] for i in range(len(test_set))])
+        labels = torch.as_tensor([int(test_set[i][1]) for i in range(len(test_set))])
+        state["clips"], state["labels"] = clips, labels
+        preds, y = evaluate(model, DataLoader(TensorDataset(clips, labels), batch_size=100))
+        state["ordered"] = w = within_pair_accuracy(preds, y, _PAIRS)
+        return None if w > min_within_pair else f"within-pair accuracy {w:.1%}, expected > {min_within_pair:.0%}"
+
+    def shuffled():
+        if "clips" not in state:
+            return "no test clips (see the first case)"
+        clips = shuffle_fn(state["clips"], torch.Generator().manual_seed(1))
+        preds, y = evaluate(model, DataLoader(TensorDataset(clips, state["labels"]), batch_size=100))
+        w = within_pair_accuracy(preds, y, _PAIRS)
+        return None if w < max_shuffled else (f"within-pair accuracy on shuffled clips {w:.1%}, expected < "
+                                              f"{max_shuffled:.0%} (near chance): are the frames really shuffled?")
+
+    cases = [
+        _run_case(f"frames in order: within-pair accuracy > {min_within_pair:.0%}", ordered,
+                  hint="train the model longer (or on more clips) first"),
+        _run_case(f"frames shuffled: within-pair accuracy falls below {max_shuffled:.0%} (chance is 50%)", shuffled,
+                  hint="check your shuffle_frames"),
+    ]
+    return CheckResult("frame-shuffle test", cases).report()
+
+
+def trained_c3d(model, history, test_set) -> CheckResult:
+    """Check a trained small C3D: training loss down, test accuracy above chance, within-pair accuracy > 75% on
+    ``test_set`` ((clip (C, T, H, W), label) pairs of MovingShapes)."""
+    from .ch06_frames_vs_time import trained_video_model
+
+    return trained_video_model(model, history, test_set, min_within_pair=0.75, title="your small C3D, trained")

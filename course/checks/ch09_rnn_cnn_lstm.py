@@ -181,3 +181,41 @@ def gru_cell(fn) -> CheckResult:
     ]
     return check_function(fn, cases, title="gru_cell", reference=_torch_gru_cell, rtol=1e-7, atol=1e-10,
                           hint="h_new = (1 - z) * n + z * h")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exercise 6: a recurrent classifier over frame features, built and trained by the learner
+# ---------------------------------------------------------------------------------------------------------------------
+
+def sequence_classifier(build, *, feature_size: int = 128, hidden_size: int = 64, num_classes: int = 10) -> CheckResult:
+    """Check ``build(feature_size, hidden_size, num_classes) -> nn.Module``: frame features (N, T, feature_size) ->
+    logits (N, num_classes) that change when the sequence is reversed."""
+    import torch
+
+    from .ch06_frames_vs_time import _run_case, module_cases
+
+    state: dict = {}
+    features = torch.randn(3, 16, feature_size, generator=torch.Generator().manual_seed(90))
+
+    def uses_lstm():
+        if "model" not in state:
+            return "no model to test (see the first case)"
+        return None if any(isinstance(m, (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)) for m in state["model"].modules()) \
+            else "expected an nn.LSTM (or nn.GRU / nn.RNN) inside the model"
+
+    cases = module_cases(
+        build, (feature_size, hidden_size, num_classes), features, num_classes=num_classes, time_dim=1, state=state,
+        shape_hint="nn.LSTM(feature_size, hidden_size, batch_first=True), then nn.Linear(hidden_size, num_classes) on "
+                   "the last time step: states[:, -1]",
+        order_hint="classify the LSTM's last state, not an average over time")
+    cases.append(_run_case("has a recurrent layer", uses_lstm))
+    return CheckResult("sequence classifier", cases).report()
+
+
+def trained_sequence_classifier(model, history, test_set) -> CheckResult:
+    """Check a trained classifier of frame features: training loss down, test accuracy above chance, within-pair
+    accuracy > 75% on ``test_set`` ((features (T, F), label) pairs of MovingShapes clips)."""
+    from .ch06_frames_vs_time import trained_video_model
+
+    return trained_video_model(model, history, test_set, min_within_pair=0.75,
+                               title="your sequence classifier, trained")

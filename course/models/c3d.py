@@ -114,10 +114,13 @@ class C3D(nn.Module):
 
 
 def c3d_small(num_classes: int = 10, *, in_channels: int = 3, dropout: float = 0.5,
-              input_size: Sequence[int] = (16, 32, 32)) -> C3D:
+              input_size: Sequence[int] = (16, 32, 32), batch_norm: bool = True) -> C3D:
     """The CPU C3D: the paper's structure with widths 8-16-32-32-64-64-64-64, fc6/fc7 of 256 and batch norm.
 
-    Input (N, in_channels, 16, 32, 32) by default -> logits (N, num_classes).
+    Input (N, in_channels, 16, 32, 32) by default -> logits (N, num_classes). ``batch_norm=False`` drops the
+    BatchNorm3d layers (convolutions then get biases, as in the paper): chapter 08's ablation.
     """
+    if not isinstance(batch_norm, bool):
+        raise TypeError(f"c3d_small(batch_norm={batch_norm!r}): expected True or False")
     return C3D(num_classes, in_channels=in_channels, dropout=dropout, widths=(8, 16, 32, 32, 64, 64, 64, 64),
-               fc_features=256, input_size=input_size, batch_norm=True)
+               fc_features=256, input_size=input_size, batch_norm=batch_norm)

@@ -94,7 +94,7 @@ def plot_clip_strip(clip, *, title: str = "", every: int = 2, ax_row=None):
     for ax, t in zip(ax_row, frames):
         ax.imshow(_as_image(np.clip(x[:, t].transpose(1, 2, 0), 0, 1)), cmap="gray" if x.shape[0] == 1 else None)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_xlabel(f"t={t}", fontsize=7)
+        ax.set_xlabel(f"t={t}", fontsize=8)
     if title:
         ax_row[0].set_ylabel(title, fontsize=8, rotation=0, ha="right", va="center")
     return fig

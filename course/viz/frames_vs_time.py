@@ -52,7 +52,7 @@ def plot_pair_confusions(preds, labels, classes, pairs, *, title: str = "", axes
 
     conf = pair_confusions(preds, labels, pairs)
     if axes is None:
-        fig, axes = plt.subplots(1, len(pairs), figsize=(2.1 * len(pairs), 2.3))
+        fig, axes = plt.subplots(1, len(pairs), figsize=(2.3 * len(pairs), 3.0), layout="constrained")
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     for ax, (i, j), m in zip(axes, pairs, conf):
@@ -62,12 +62,14 @@ def plot_pair_confusions(preds, labels, classes, pairs, *, title: str = "", axes
                 ax.text(c, r, str(m[r, c]), ha="center", va="center", fontsize=9,
                         color="white" if m[r, c] > m.sum(axis=1).max() / 2 else "black")
         names = [classes[i], classes[j]]
-        ax.set_xticks([0, 1], names, rotation=30, fontsize=7)
-        ax.set_yticks([0, 1], names, fontsize=7)
+        ax.set_xticks([0, 1], names, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks([0, 1], names, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
         acc = np.trace(m) / m.sum() if m.sum() else float("nan")
         ax.set_title(f"{acc:.0%} within pair", fontsize=8)
     axes[0].set_ylabel("true", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     return fig

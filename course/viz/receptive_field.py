@@ -225,9 +225,12 @@ def show_receptive_field(clip: np.ndarray, layers: list[Layer3d], layer_index: i
                          f"got {voxel}")
     start_c, stop_c = receptive_field_box(layers[: layer_index + 1], voxel, clip.shape)
     n_frames = min(len(clip), max_frames)
-    fig, axes = plt.subplots(1, n_frames, figsize=(1.1 * n_frames, 1.6))
-    axes = np.atleast_1d(axes)
-    for t, ax in enumerate(axes):
+    cols = min(n_frames, 8)                       # two rows of 8 frames: the figure fits a notebook without shrinking
+    rows = -(-n_frames // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.15 * cols, 1.25 * rows + 0.7), squeeze=False)
+    for ax in axes.flat[n_frames:]:
+        ax.axis("off")
+    for t, ax in enumerate(axes.flat[:n_frames]):
         inside = start_c[0] <= t < stop_c[0]
         ax.imshow(clip[t], cmap="gray", vmin=clip.min(), vmax=clip.max(), alpha=1.0 if inside else 0.35)
         if inside:
@@ -238,18 +241,42 @@ def show_receptive_field(clip: np.ndarray, layers: list[Layer3d], layer_index: i
             spine.set_linewidth(2 if inside else 1)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"t={t}", fontsize=8, color="red" if inside else "gray")
+        ax.set_title(f"t={t}", fontsize=9, color="red" if inside else "gray")
     name = layers[layer_index].name
-    fig.suptitle(f"{name} voxel (t, y, x)={voxel} of output {out_shape} sees frames {start_c[0]}..{stop_c[0] - 1}, "
-                 f"rows {start_c[1]}..{stop_c[1] - 1}, cols {start_c[2]}..{stop_c[2] - 1}", fontsize=9)
+    fig.suptitle(f"{name} voxel (t, y, x) = {voxel} of output {out_shape}\nsees frames {start_c[0]}..{stop_c[0] - 1}, "
+                 f"rows {start_c[1]}..{stop_c[1] - 1}, cols {start_c[2]}..{stop_c[2] - 1}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def receptive_field_explorer(clip: np.ndarray, layers: list[Layer3d]):
+def default_explorer_layer(layers: list[Layer3d], input_shape) -> int:
+    """Index of the deepest layer whose output (T', H', W') has more than one voxel along every axis.
+
+    The explorer opens there, so that all three of its sliders can move.
+    """
+    layers = _check_layers(layers)
+    shapes = output_shapes(layers, input_shape)
+    movable = [i for i, shape in enumerate(shapes) if min(shape) > 1]
+    return movable[-1] if movable else 0
+
+
+def format_receptive_field_table(layers: list[Layer3d], input_shape) -> str:
+    """A text table: for each layer, its kernel, stride, output (T, H, W) and receptive field (T, H, W)."""
+    layers = _check_layers(layers)
+    shapes = output_shapes(layers, input_shape)
+    lines = [f"{'layer':8s} {'kernel':10s} {'stride':10s} {'output (T, H, W)':18s} receptive field (T, H, W)"]
+    for i, (layer, shape) in enumerate(zip(layers, shapes)):
+        lines.append(f"{layer.name:8s} {str(layer.kernel):10s} {str(layer.stride):10s} {str(shape):18s} "
+                     f"{receptive_field_size(layers[:i + 1])}")
+    return "\n".join(lines)
+
+
+def receptive_field_explorer(clip: np.ndarray, layers: list[Layer3d], *, layer_index: int | None = None):
     """An ipywidgets explorer: pick a layer and an output voxel (t, y, x), see the input frames and pixels it sees.
 
-    clip: (T, H, W) array shown as the input. Returns the widget container (make it the last expression of a cell).
+    clip: (T, H, W) array shown as the input. ``layer_index``: the layer it opens on (default: the deepest layer whose
+    output has more than one voxel along every axis, so every slider moves). Returns the widget container (make it the
+    last expression of a cell).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -259,8 +286,13 @@ def receptive_field_explorer(clip: np.ndarray, layers: list[Layer3d]):
         raise ValueError(f"receptive_field_explorer(clip): expected (T, H, W), got shape {clip.shape}")
     layers = _check_layers(layers)
     shapes = output_shapes(layers, clip.shape)
+    if layer_index is None:
+        layer_index = default_explorer_layer(layers, clip.shape)
+    if not isinstance(layer_index, int) or isinstance(layer_index, bool) or not 0 <= layer_index < len(layers):
+        raise ValueError(f"receptive_field_explorer(layer_index): expected an int in 0..{len(layers) - 1}, "
+                         f"got {layer_index!r}")
     layer_box = widgets.Dropdown(options=[(f"{i}: {layer.name} -> {shapes[i]}", i) for i, layer in enumerate(layers)],
-                                 value=len(layers) - 1, description="layer")
+                                 value=layer_index, description="layer")
     sliders = [widgets.IntSlider(value=0, min=0, max=0, description=axis, continuous_update=False)
                for axis in ("out t", "out y", "out x")]
     out = widgets.Output()
