@@ -110,20 +110,20 @@ def hmdb(tmp_path):
 
 
 def test_parse_hmdb51_split(hmdb):
-    classes, train = parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 1, "train")
+    classes, train = parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 1, "train", num_classes=2)
     assert classes == ["brush_hair", "wave"]
     assert train == [("brush_hair/brush_hair_clip_0.avi", 0), ("brush_hair/brush_hair_clip_1.avi", 0),
                      ("wave/wave_clip_0.avi", 1), ("wave/wave_clip_1.avi", 1)]
-    _, test = parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 2, "test")
+    _, test = parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 2, "test", num_classes=2)
     assert test == [("brush_hair/brush_hair_clip_2.avi", 0), ("wave/wave_clip_2.avi", 1)]  # id 0 = unused
 
 
 def test_hmdb51_dataset_and_bad_lines(hmdb):
-    ds = HMDB51(hmdb, split=1, subset="test", frames_per_clip=3)
+    ds = HMDB51(hmdb, split=1, subset="test", frames_per_clip=3, num_classes=2)
     assert len(ds) == 2 and ds[1][0].shape == (3, 3, 16, 16) and ds[1][1] == 1
     (hmdb / "testTrainMulti_7030_splits" / "wave_test_split3.txt").write_text("wave_clip_0.avi 7\n")
     with pytest.raises(ValueError, match="wave_test_split3.txt:1"):
-        parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 3)
+        parse_hmdb51_split(hmdb / "testTrainMulti_7030_splits", 3, num_classes=2)
     with pytest.raises(DatasetNotFoundError, match="unrar"):
         HMDB51(hmdb / "elsewhere")
 

@@ -18,8 +18,14 @@ decoded again (and its stale entry removed).
 Bad files: by default a file that cannot be decoded raises :class:`course.data.VideoReadError` naming it. With
 ``skip_bad=True`` the dataset checks every header when it is built, leaves out the files that fail, and lists them in
 ``dataset.skipped`` (and prints a summary); a file that only fails later, while decoding, is reported with a warning,
-added to ``skipped``, and the next video is returned instead. :meth:`VideoFolder.verify` decodes everything up front
-(and fills the cache) for a dataset that is clean before training starts.
+added to ``skipped``, and a clip of another video *of the same class* is returned instead, so the label always
+matches ``targets[i]`` (if no video of that class decodes, :class:`VideoReadError` says so). A decode size FFmpeg
+cannot produce is a ``ValueError`` about the argument, never a skipped "bad file".
+
+With a ``DataLoader(num_workers > 0)`` each worker decodes with its own copy of the dataset: a file that fails there
+is still replaced by a same-class clip and warned about on the worker's stderr, but the main process's
+``dataset.skipped`` does not see it. :meth:`VideoFolder.verify` is the way to get the complete list: it decodes
+everything up front in the main process (and fills the cache), so training starts on a clean dataset.
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ from torch.utils.data import Dataset
 from ..config import data_dir
 from .sampling import SHORT_POLICIES, STRATEGIES, sample_indices
 from .transforms import to_float_clip
-from .video_io import VIDEO_EXTENSIONS, VideoReadError, read_frames, read_video, video_info
+from .video_io import MAX_SIDE, VIDEO_EXTENSIONS, VideoReadError, read_frames, read_video, video_info
 
 __all__ = ["VideoFolder", "SkippedFile", "find_videos"]
 
@@ -109,8 +115,13 @@ class VideoFolder(Dataset):
         if transform is not None and not callable(transform):
             raise TypeError(f"VideoFolder(transform): expected a callable or None, got {transform!r}")
         if decode_size is not None and (not isinstance(decode_size, (tuple, list)) or len(decode_size) != 2 or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in decode_size)):
-            raise ValueError(f"VideoFolder(decode_size): expected (height, width) as two positive ints, got {decode_size!r}")
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 < s <= MAX_SIDE for s in decode_size)):
+            raise ValueError(f"VideoFolder(decode_size): expected (height, width) as two positive ints (at most "
+                             f"{MAX_SIDE}), got {decode_size!r}")
+        if isinstance(extensions, (str, bytes)) or not all(
+                isinstance(e, str) and e.startswith(".") for e in extensions):
+            raise ValueError(f"VideoFolder(extensions): expected a list of extensions such as ('.avi', '.mp4'), got "
+                             f"{extensions!r}")
         self.frames_per_clip, self.step = int(frames_per_clip), int(step)
         self.sampling, self.short, self.transform = sampling, short, transform
         self.decode_size = tuple(decode_size) if decode_size is not None else None
@@ -133,7 +144,12 @@ class VideoFolder(Dataset):
                 raise ValueError(f"VideoFolder(root): no video files in {str(self.root)!r}; expected "
                                  f"{str(self.root)}/<class name>/<video file> with extensions {', '.join(extensions)}")
             self.classes = list(classes) if classes is not None else found_classes
-            self.samples = found
+            missing = [name for name in found_classes if name not in self.classes]
+            if missing:
+                raise ValueError(f"VideoFolder(classes): the folders {missing} under {str(self.root)!r} are not among "
+                                 f"the {len(self.classes)} classes given {self.classes}; give every class name")
+            position = {name: i for i, name in enumerate(self.classes)}  # labels follow the order of classes=
+            self.samples = [(p, position[found_classes[label]]) for p, label in found]
         else:
             if classes is None:
                 raise ValueError("VideoFolder(classes): required when samples is given")
@@ -168,9 +184,10 @@ class VideoFolder(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"VideoFolder[index]: index {index} out of range for {len(self)} videos")
         index = int(index) % len(self)
+        wanted = self.samples[index][1]
         for attempt in range(len(self)):
             path, label = self.samples[(index + attempt) % len(self)]
-            if path in self._bad:
+            if path in self._bad or label != wanted:  # a stand-in must have the same label: targets[i] stays true
                 continue
             try:
                 frames = self.load_frames(path)
@@ -181,7 +198,9 @@ class VideoFolder(Dataset):
                 continue
             clip = self.transform(frames) if self.transform is not None else to_float_clip(frames)
             return clip, label
-        raise VideoReadError(self.root, f"no video in this dataset could be decoded ({len(self.skipped)} skipped)")
+        name = self.classes[wanted] if 0 <= wanted < len(self.classes) else wanted
+        raise VideoReadError(self.root, f"no video of class {name!r} could be decoded ({len(self.skipped)} files "
+                                        f"skipped), so item {index} has no clip with its label")
 
     # ---------------------------------------------------------------------------------------------------------------
     def load_frames(self, path: Path) -> torch.Tensor:

@@ -11,6 +11,7 @@ unpacked automatically (KTH's zips, UCF101's split zip); UCF101's and HMDB51's v
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +37,23 @@ class DatasetNotFoundError(FileNotFoundError):
 def _read_lines(path: Path) -> list[str]:
     # The official UCF101 lists have Windows line endings; HMDB51's have trailing spaces.
     return [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+
+
+def _safe_entry(entry: str, where: str, fn: str) -> str:
+    """A video path from a split file, refused (ValueError naming file:line) if it is absolute or has '..'."""
+    parts = entry.replace("\\", "/").split("/")
+    if entry.startswith(("/", "\\")) or (len(entry) > 1 and entry[1] == ":") or ".." in parts:
+        raise ValueError(f"{fn}: {where}: the entry {entry!r} points outside the dataset folder")
+    return "/".join(p for p in parts if p not in ("", "."))
+
+
+def _unique(seen: dict, entry: str, where: str, fn: str) -> bool:
+    """True the first time ``entry`` is seen; a repeated line is skipped with a warning (it would count twice)."""
+    if entry in seen:
+        warnings.warn(f"{fn}: {where}: {entry!r} is listed again (first at {seen[entry]}); using it once")
+        return False
+    seen[entry] = where
+    return True
 
 
 def _check_split(split, allowed=(1, 2, 3), fn="") -> int:
@@ -76,49 +94,78 @@ def parse_ucf101_split(annotation_dir, split: int = 1, subset: str = "train") ->
             raise ValueError(f"parse_ucf101_split: {class_file}:{n}: expected '{n} <ClassName>', got {line!r}")
         classes.append(parts[1])
     index = {name: i for i, name in enumerate(classes)}
-    samples = []
+    samples, seen = [], {}
     for n, line in enumerate(_read_lines(list_file), start=1):
         parts = line.replace("\\", "/").split()
         folder = parts[0].split("/")[0] if parts else ""
         if (subset == "train" and len(parts) != 2) or (subset == "test" and len(parts) != 1) or folder not in index:
             raise ValueError(f"parse_ucf101_split: {list_file}:{n}: expected '<Class>/<video>.avi"
                              f"{' <label>' if subset == 'train' else ''}' with a class from classInd.txt, got {line!r}")
+        entry = _safe_entry(parts[0], f"{list_file}:{n}", "parse_ucf101_split")
         label = index[folder]
         if subset == "train" and (not parts[1].isdigit() or int(parts[1]) - 1 != label):
             raise ValueError(f"parse_ucf101_split: {list_file}:{n}: label {parts[1]} does not match folder {folder!r} "
                              f"(class {label + 1} in classInd.txt)")
-        samples.append((parts[0], label))
+        if _unique(seen, entry, f"{list_file.name}:{n}", "parse_ucf101_split"):
+            samples.append((entry, label))
     return classes, samples
 
 
 _HMDB_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[123])\.txt$")
 
+#: The 51 HMDB51 action classes, as named in its split files.
+HMDB51_CLASSES = (
+    "brush_hair", "cartwheel", "catch", "chew", "clap", "climb", "climb_stairs", "dive", "draw_sword", "dribble",
+    "drink", "eat", "fall_floor", "fencing", "flic_flac", "golf", "handstand", "hit", "hug", "jump", "kick",
+    "kick_ball", "kiss", "laugh", "pick", "pour", "pullup", "punch", "push", "pushup", "ride_bike", "ride_horse",
+    "run", "shake_hands", "shoot_ball", "shoot_bow", "shoot_gun", "sit", "situp", "smile", "smoke", "somersault",
+    "stand", "swing_baseball", "sword", "sword_exercise", "talk", "throw", "turn", "walk", "wave")
 
-def parse_hmdb51_split(annotation_dir, split: int = 1, subset: str = "train") -> tuple[list[str], list[tuple[str, int]]]:
+
+def parse_hmdb51_split(annotation_dir, split: int = 1, subset: str = "train", *,
+                       num_classes: int | None = 51) -> tuple[list[str], list[tuple[str, int]]]:
     """Read HMDB51's official split files -> (51 class names, [("<class>/<video>.avi", label), ...]).
 
     ``annotation_dir`` holds ``<class>_test_split<N>.txt`` files whose lines are "<video>.avi <id>" with id 1 = train,
-    2 = test, 0 = unused in that split. Classes are the sorted class names found in the file names.
+    2 = test, 0 = unused in that split. Classes are the sorted class names found in the file names; labels are their
+    positions, so a missing class file would shift every later label. Hence ``FileNotFoundError`` naming the missing
+    file when a class has files for other splits but not this one, or when fewer than ``num_classes`` classes are
+    found (``num_classes=None`` accepts any number, for a subset you made yourself). A line listed twice is used once
+    (with a warning); an entry with ``..`` or an absolute path is a ``ValueError``.
     """
     split = _check_split(split, fn="parse_hmdb51_split")
     subset = _check_subset(subset, ("train", "test"), "parse_hmdb51_split")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        raise ValueError(f"parse_hmdb51_split(num_classes): expected a positive int or None, got {num_classes!r}")
     annotation_dir = Path(annotation_dir)
     if not annotation_dir.is_dir():
         raise FileNotFoundError(f"parse_hmdb51_split: no folder {str(annotation_dir)!r} (from test_train_splits.rar)")
-    files = {m["cls"]: annotation_dir / m.group(0) for f in annotation_dir.iterdir()
-             if (m := _HMDB_FILE.match(f.name)) and int(m["split"]) == split}
+    found = [(m["cls"], int(m["split"]), annotation_dir / m.group(0))
+             for f in annotation_dir.iterdir() if (m := _HMDB_FILE.match(f.name))]
+    files = {cls: path for cls, n, path in found if n == split}
     if not files:
         raise FileNotFoundError(f"parse_hmdb51_split: no '<class>_test_split{split}.txt' files in {str(annotation_dir)!r}")
+    expected = {cls for cls, _, _ in found}
+    if num_classes is not None and len(expected) < num_classes:
+        expected |= set(HMDB51_CLASSES[:num_classes]) if num_classes <= len(HMDB51_CLASSES) else set()
+    missing = sorted(expected - set(files))
+    if missing or (num_classes is not None and len(files) != num_classes):
+        names = ", ".join(f"{c}_test_split{split}.txt" for c in missing[:5]) or "(unknown names)"
+        raise FileNotFoundError(f"parse_hmdb51_split: found {len(files)} class files for split {split} in "
+                                f"{str(annotation_dir)!r}, expected {num_classes or len(expected)}; missing: {names}"
+                                f"{' ...' if len(missing) > 5 else ''}. Re-extract test_train_splits.rar (a missing "
+                                f"class would shift every later label)")
     classes = sorted(files)
     wanted = "1" if subset == "train" else "2"
-    samples = []
+    samples, seen = [], {}
     for label, name in enumerate(classes):
         for n, line in enumerate(_read_lines(files[name]), start=1):
             parts = line.split()
             if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
                 raise ValueError(f"parse_hmdb51_split: {files[name]}:{n}: expected '<video>.avi <0|1|2>', got {line!r}")
-            if parts[1] == wanted:
-                samples.append((f"{name}/{parts[0]}", label))
+            entry = _safe_entry(f"{name}/{parts[0]}", f"{files[name]}:{n}", "parse_hmdb51_split")
+            if parts[1] == wanted and _unique(seen, entry, f"{files[name].name}:{n}", "parse_hmdb51_split"):
+                samples.append((entry, label))
     return classes, samples
 
 
@@ -258,7 +305,8 @@ class HMDB51(_OfficialDataset):
         root/videos/<class>/<video>.avi                    (hmdb51_org.rar holds one .rar per class)
         root/testTrainMulti_7030_splits/<class>_test_split<N>.txt   (test_train_splits.rar)
 
-    ``split`` 1, 2 or 3; ``subset`` "train" (70 videos per class) or "test" (30 per class).
+    ``split`` 1, 2 or 3; ``subset`` "train" (70 videos per class) or "test" (30 per class). ``num_classes``: how
+    many class files the split must have (51; ``None`` for a subset of your own).
     """
 
     NAME = "HMDB51"
@@ -268,7 +316,7 @@ class HMDB51(_OfficialDataset):
     )
 
     def __init__(self, root=None, split: int = 1, subset: str = "train", frames_per_clip: int = 16, *,
-                 annotation_dir=None, **kwargs):
+                 annotation_dir=None, num_classes: int | None = 51, **kwargs):
         root = Path(root) if root is not None else self.default_root()
         _check_split(split, fn="HMDB51")
         _check_subset(subset, ("train", "test"), "HMDB51")
@@ -276,7 +324,7 @@ class HMDB51(_OfficialDataset):
         if not annotation_dir.is_dir():
             raise DatasetNotFoundError(f"HMDB51: no split files in {str(annotation_dir)!r}.\n{self.instructions(root)}")
         videos = root / "videos" if (root / "videos").is_dir() else root
-        classes, samples = parse_hmdb51_split(annotation_dir, split, subset)
+        classes, samples = parse_hmdb51_split(annotation_dir, split, subset, num_classes=num_classes)
         self.split, self.subset = split, subset
         self._finish(videos, samples, classes, dict(kwargs, frames_per_clip=frames_per_clip))
 

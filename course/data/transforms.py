@@ -63,6 +63,17 @@ def to_uint8_frames(clip: torch.Tensor, mean: Sequence[float] | None = None,
     return (clip.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 3, 0).contiguous()
 
 
+def _channel_values(values, name: str) -> tuple[float, ...]:
+    """``values`` as a tuple of 1 or 3 finite floats (one per channel), or ValueError naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, torch.Tensor)):
+        raise ValueError(f"ClipTransform({name}): expected 1 or 3 numbers (one per channel), got {values!r}")
+    values = tuple(values.tolist() if isinstance(values, (np.ndarray, torch.Tensor)) else values)
+    if len(values) not in (1, 3) or not all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+        raise ValueError(f"ClipTransform({name}): expected 1 or 3 finite numbers (one per channel), got {values!r}")
+    return tuple(float(v) for v in values)
+
+
 class ClipTransform:
     """Apply torchvision v2 transforms identically to every frame: uint8 (T, H, W, C) -> float32 (C, T, H, W).
 
@@ -79,8 +90,13 @@ class ClipTransform:
                 raise TypeError(f"ClipTransform(transforms): expected callables (torchvision v2 transforms), got {t!r}")
         if (mean is None) != (std is None):
             raise ValueError("ClipTransform(mean, std): give both or neither")
-        if std is not None and any(s <= 0 for s in std):
-            raise ValueError(f"ClipTransform(std): expected positive values, got {std!r}")
+        if mean is not None:
+            mean, std = _channel_values(mean, "mean"), _channel_values(std, "std")
+            if len(mean) != len(std):
+                raise ValueError(f"ClipTransform(mean, std): expected one value per channel in both, got "
+                                 f"{len(mean)} means and {len(std)} stds")
+            if any(s <= 0 for s in std):
+                raise ValueError(f"ClipTransform(std): expected positive values, got {std!r}")
         self.transforms = list(transforms)
         self.mean, self.std = (tuple(mean), tuple(std)) if mean is not None else (None, None)
         tail = [v2.ToDtype(torch.float32, scale=True)]
@@ -90,6 +106,9 @@ class ClipTransform:
 
     def __call__(self, frames) -> torch.Tensor:
         frames = _as_frames(frames, "ClipTransform")
+        if self.mean is not None and len(self.mean) not in (1, frames.shape[-1]):
+            raise ValueError(f"ClipTransform: mean/std have {len(self.mean)} values but the frames have "
+                             f"{frames.shape[-1]} channel(s)")
         video = tv_tensors.Video(frames.permute(0, 3, 1, 2))
         out = self._pipeline(video)
         return out.as_subclass(torch.Tensor).permute(1, 0, 2, 3).contiguous()

@@ -28,6 +28,9 @@ __all__ = ["VideoInfo", "VideoReadError", "read_video", "read_frames", "video_in
 #: File extensions treated as videos by :class:`course.data.VideoFolder`.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 
+#: Largest height or width a decode may be resized to (16K; a frame that size is already 800 MB as RGB).
+MAX_SIDE = 16384
+
 _DEFAULT_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mkv": "libx264", ".mov": "libx264", ".avi": "mpeg4",
                    ".webm": "libvpx-vp9"}
 
@@ -140,6 +143,21 @@ def _truncated(declared: int, decoded: int) -> bool:
     return declared > 0 and declared - decoded > max(2, declared // 50)
 
 
+def _to_rgb(frame, kwargs: dict, path: Path) -> np.ndarray:
+    """A decoded frame as (H, W, 3) uint8, resized if asked. A size FFmpeg's scaler refuses is the caller's argument,
+    not damage in the file: ValueError, never VideoReadError (which ``skip_bad`` would silently skip)."""
+    import av
+
+    try:
+        return frame.to_ndarray(**kwargs)
+    except av.error.FFmpegError as err:
+        if "height" not in kwargs:
+            raise
+        raise ValueError(f"size=({kwargs['height']}, {kwargs['width']}): FFmpeg's scaler cannot resize the "
+                         f"{frame.width}x{frame.height} frames of {str(path)!r} to that ({err.strerror or err}); "
+                         f"choose a smaller size") from None
+
+
 def _decode(path: Path, wanted: Iterable[int] | None, last: int | None, size: tuple[int, int] | None):
     """Decode frames in display order; keep those whose index is in ``wanted`` (all if None), stop after ``last``.
 
@@ -160,7 +178,7 @@ def _decode(path: Path, wanted: Iterable[int] | None, last: int | None, size: tu
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if keep is None or index in keep:
-                    out[index] = frame.to_ndarray(**kwargs)
+                    out[index] = _to_rgb(frame, kwargs, path)
                 if last is not None and index >= last:
                     break
         except av.error.FFmpegError as err:
@@ -172,8 +190,8 @@ def _check_size(size, fn: str):
     if size is None:
         return None
     if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)):
-        raise ValueError(f"{fn}(size): expected (height, width) as two positive ints, got {size!r}")
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 < s <= MAX_SIDE for s in size)):
+        raise ValueError(f"{fn}(size): expected (height, width) as two positive ints (at most {MAX_SIDE}), got {size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -268,7 +286,7 @@ def write_video(path, frames, fps: float, *, codec: str | None = None, quality: 
     codec = codec or _DEFAULT_CODECS.get(suffix)
     if codec is None:
         raise ValueError(f"write_video(path): unknown video extension {suffix!r}; use one of {sorted(_DEFAULT_CODECS)}")
-    if not isinstance(quality, int) or not 0 <= quality <= 51:
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 51:
         raise ValueError(f"write_video(quality): expected an int in 0..51, got {quality!r}")
     from fractions import Fraction
 
