@@ -97,7 +97,8 @@ def plot_motion_responses(clips: dict[str, np.ndarray], kernel: np.ndarray, *, f
     responses = {name: kernel_response(clip, kernel) for name, clip in clips.items()}
     vmax = max(r.max() for r in responses.values()) or 1.0
     n_show = min(frames, min(len(r) for r in responses.values()))
-    fig, axes = plt.subplots(len(clips), 2 * n_show, figsize=(1.5 * 2 * n_show, 1.5 * len(clips)), squeeze=False)
+    width = min(9.6, 1.2 * 2 * n_show)              # at most ~10 inches: a notebook shows it without shrinking it
+    fig, axes = plt.subplots(len(clips), 2 * n_show, figsize=(width, 1.35 * len(clips) + 0.5), squeeze=False)
     for row, (name, clip) in enumerate(clips.items()):
         for j in range(n_show):
             ax = axes[row, j]
@@ -110,6 +111,6 @@ def plot_motion_responses(clips: dict[str, np.ndarray], kernel: np.ndarray, *, f
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"input frames (left) and ReLU(kernel * clip) (right, same colour scale, max {vmax:.3g})", fontsize=10)
+    fig.suptitle(f"input frames (left) and ReLU(kernel * clip) (right, same colour scale, max {vmax:.3g})", fontsize=9)
     fig.tight_layout()
     return fig

@@ -130,7 +130,7 @@ def plot_model_comparison(rows: dict):
 
     if not isinstance(rows, dict) or not rows:
         raise TypeError("plot_model_comparison(rows): expected the non-empty dict of compare_video_models")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9.8, 4.6), layout="constrained")
     for name, r in rows.items():
         size = 40 + r["parameters"] / 2e3
         axes[0].scatter(r["MFLOPs / clip"], r["test acc"], s=size, label=name, alpha=0.8)
