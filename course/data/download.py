@@ -481,7 +481,8 @@ def extract_archive(archive, dest, *, max_total_bytes: int = DEFAULT_MAX_TOTAL_B
     except DamagedArchiveError as err:
         raise DamagedArchiveError(_damaged(archive, str(err))) from None
     except _DAMAGE as err:
-        if stage == "writing" and isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile):
+        if isinstance(err, PermissionError) or (
+                stage == "writing" and isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile)):
             raise  # the disk, not the archive: full, read-only, permissions...
         raise DamagedArchiveError(_damaged(archive, f"{type(err).__name__}: {err}")) from None
     return dest
