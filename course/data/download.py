@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import bz2
 import errno
 import hashlib
 import http.client
@@ -230,8 +229,8 @@ def _key(name: str) -> str:
 
 
 def _resolve(start: list[str], target: str, links: dict[str, str], root: Path, depth: int = 0) -> list[str] | None:
-    """Where a symlink at folder ``start`` pointing to ``target`` lands, following the archive's own symlinks
-    (``links``: key -> (folder parts, target)), as the OS would. Returns path parts under the root, or None if the
+    """Where a symlink in folder ``start`` (path parts) pointing to ``target`` lands, following the archive's own
+    symlinks (``links``: casefolded member name -> target) as the OS would. Returns path parts under the root, or None if the
     path leaves the root (or passes through a symlink that was already on disk)."""
     target = target.replace("\\", "/")
     if depth > 40 or target.startswith("/") or (len(target) > 1 and target[1] == ":"):
@@ -331,7 +330,7 @@ def _zip_plan(zf: zipfile.ZipFile, archive: Path, max_ratio: float) -> list[_Mem
             plan.append(_Member(name, "dir", source=info))
         elif stat.S_ISLNK(mode):  # written as a small file holding the target (as zipfile does), but checked as a link
             target = zf.read(info).decode("utf-8", "replace")
-            plan.append(_Member(name, "symlink", len(target), target=target, source=info))
+            plan.append(_Member(name, "symlink", info.file_size, target=target, source=info))
         else:
             plan.append(_Member(name, "file", info.file_size, executable=bool(mode & 0o100), source=info))
     return plan
