@@ -18,6 +18,7 @@ from torch import nn
 from .c3d import C3D, c3d_small
 from .cnn_lstm import CNNLSTM
 from .frame_baselines import EarlyFusion, LateFusion, SingleFrameCNN, SlowFusion
+from .transformer import VideoTransformer
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 MANIFEST = "manifest.json"
@@ -26,6 +27,7 @@ MANIFEST = "manifest.json"
 BUILDERS = {
     "C3D": C3D, "c3d_small": c3d_small, "CNNLSTM": CNNLSTM, "SingleFrameCNN": SingleFrameCNN,
     "LateFusion": LateFusion, "EarlyFusion": EarlyFusion, "SlowFusion": SlowFusion,
+    "VideoTransformer": VideoTransformer,
 }
 
 
