@@ -36,3 +36,6 @@ from .experiments import format_runs_summary, log_uniform, run_seeds, summarize_
 __all__ += ["format_runs_summary", "log_uniform", "run_seeds", "summarize_runs", "train_classifier"]
 from .splits import grouped_copies, last_fraction_split, ucf101_group  # noqa: E402
 __all__ += ["grouped_copies", "last_fraction_split", "ucf101_group"]
+from .real_video import RecipeConfig, VideoClips, VideoSplit, compare_samplings, find_kth_videos, format_report, run_recipe, wilson_interval  # noqa: E402,E501
+__all__ += ["RecipeConfig", "VideoClips", "VideoSplit", "compare_samplings", "find_kth_videos", "format_report",
+            "run_recipe", "wilson_interval"]

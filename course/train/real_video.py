@@ -1,0 +1,594 @@
+"""A recipe for real videos: train on one set of people, choose the epoch on a second, report on a third (chapter 14).
+
+The pieces, each usable alone:
+
+- :func:`wilson_interval`: a 95% confidence interval for an accuracy measured on n videos;
+- :class:`VideoSplit` / :func:`find_kth_videos`: the videos of each subset (KTH's official person split, for any of its
+  six classes found under a folder);
+- :func:`decode_videos`: every video decoded once (small, cached in the course's data cache) -> uint8 (T, H, W, C);
+- :class:`VideoClips`: clips of decoded videos, sampled naively (a random contiguous clip), TSN-style (segments over
+  the whole video) or where the motion is (:mod:`course.data.motion`), one or several per video;
+- :func:`run_recipe`: train, select the epoch on the validation videos, report video-level accuracy on the test
+  videos (or the validation videos when there are none) — what ``benchmarks/real_video.py`` runs;
+- :func:`format_report` / :func:`record_result`: the honest report, and its atomic record in ``course/results/``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["wilson_interval", "VideoSplit", "find_kth_videos", "kth_person", "decode_videos", "VideoClips",
+           "RecipeConfig", "run_recipe", "format_report", "record_result", "SAMPLINGS", "build_model",
+           "clip_level_split", "train_model", "compare_samplings", "format_sampling_table", "recorded_sampling_rows",
+           "train_loader", "eval_loader"]
+
+#: Clip samplers of :class:`VideoClips`: the naive default, TSN segments over the whole video, motion-guided clips.
+SAMPLINGS = ("random", "segments", "motion")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------------------------------------
+
+def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``successes / n`` -> (low, high), both in [0, 1].
+
+    Unlike the textbook ``p ± 1.96 sqrt(p(1-p)/n)`` it stays inside [0, 1] and does not collapse to a single point at
+    0% or 100%: 20 correct of 20 gives (0.839, 1.0), not (1.0, 1.0). ``confidence`` in (0, 1).
+    """
+    for name, value in (("successes", successes), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"wilson_interval({name}): expected a non-negative int, got {value!r}")
+    if n == 0:
+        raise ValueError("wilson_interval(n): expected at least one trial, got 0")
+    if successes > n:
+        raise ValueError(f"wilson_interval(successes): expected at most n={n}, got {successes}")
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"wilson_interval(confidence): expected a number in (0, 1), got {confidence!r}")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Finding the videos of each subset
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class VideoSplit:
+    """Videos of a train / val / test split: ``classes`` names, and ``[(path, label), ...]`` per subset."""
+
+    classes: list[str]
+    train: list[tuple[Path, int]] = field(default_factory=list)
+    val: list[tuple[Path, int]] = field(default_factory=list)
+    test: list[tuple[Path, int]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Videos per class in each subset: ``{"train": {"walking": 32, ...}, ...}``."""
+        return {name: {c: sum(1 for _, label in getattr(self, name) if label == i) for i, c in enumerate(self.classes)}
+                for name in ("train", "val", "test")}
+
+
+_KTH_NAME = re.compile(r"^person(?P<person>\d\d)_(?P<cls>[a-z][a-z_]*?)_d(?P<scenario>\d+)_uncomp\.(?:avi|mp4)$")
+
+
+def kth_person(path) -> int:
+    """The person number of a KTH file name ``person<PP>_<class>_d<S>_uncomp.avi``."""
+    m = _KTH_NAME.match(Path(path).name)
+    if not m:
+        raise ValueError(f"kth_person(path): expected a KTH file name person<PP>_<class>_d<S>_uncomp.avi, got {path!r}")
+    return int(m["person"])
+
+
+def find_kth_videos(root) -> VideoSplit:
+    """All KTH-named videos under ``root`` (any depth), in KTH's official person split, for the classes present.
+
+    Files are ``person<PP>_<class>_d<S>_uncomp.avi`` (or ``.mp4``); persons go to train / val / test by
+    :data:`course.data.real_datasets.KTH_PERSONS`. Classes are those with at least one video, in KTH's order (boxing,
+    handclapping, handwaving, jogging, running, walking) when they are KTH actions, else sorted by name; labels index
+    that list. Raises ``FileNotFoundError`` when ``root`` is not a folder and ``ValueError`` when it holds no such file.
+    """
+    from ..data.real_datasets import KTH_CLASSES, KTH_PERSONS
+
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"find_kth_videos(root): no folder {str(root)!r}")
+    subset_of = {person: name for name, persons in KTH_PERSONS.items() for person in persons}
+    found = []
+    for path in sorted(root.rglob("person*_uncomp.*"), key=lambda p: p.name):
+        m = _KTH_NAME.match(path.name)
+        if m and path.is_file() and int(m["person"]) in subset_of:
+            found.append((path, m["cls"], subset_of[int(m["person"])]))
+    if not found:
+        raise ValueError(f"find_kth_videos(root): no KTH video (person<PP>_<action>_d<S>_uncomp.avi) under {str(root)!r}")
+    names = {cls for _, cls, _ in found}
+    classes = [c for c in KTH_CLASSES if c in names] if names <= set(KTH_CLASSES) else sorted(names)
+    split = VideoSplit(classes)
+    for path, cls, subset in found:
+        getattr(split, subset).append((path, classes.index(cls)))
+    return split
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Decoded videos and their clips
+# --------------------------------------------------------------------------------------------------------------------
+
+def decode_videos(paths: Sequence, *, size: tuple[int, int] = (60, 80), cache: bool = True,
+                  progress: bool = True) -> list[torch.Tensor]:
+    """Decode every video once, resized to ``size`` = (height, width) -> list of uint8 tensors (T, H, W, 3).
+
+    With ``cache=True`` each decoded video is stored in the course's data cache (``decoded_videos/``, memory-mapped
+    on later runs), as :class:`course.data.VideoFolder` does.
+    """
+    from tqdm.auto import tqdm
+
+    from ..data.folder import VideoFolder
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("decode_videos(paths): expected at least one video path")
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 16 for s in size)):
+        raise ValueError(f"decode_videos(size): expected (height, width), two ints >= 16, got {size!r}")
+    folder = VideoFolder(paths[0].parent, samples=[(p, 0) for p in paths], classes=["any"],
+                         decode_size=tuple(int(s) for s in size), cache=cache)
+    out = []
+    for p in tqdm(paths, desc="decoding", unit="video", disable=not progress):
+        out.append(folder.cached_video(p) if cache else _read(p, size))
+    return out
+
+
+def _read(path, size):
+    from ..data.video_io import read_video
+
+    return read_video(path, size=tuple(size))
+
+
+class VideoClips(Dataset):
+    """Clips of decoded videos: ``dataset[i] -> (clip (C, clip_len, h, w), label)`` or, with ``with_ids``, also the
+    video's index (what :func:`course.train.evaluate_videos` needs).
+
+    Args:
+        videos: uint8 tensors (T, H, W, C), one per video (:func:`decode_videos`).
+        labels: one int per video.
+        clip_len: frames per clip; ``step``: distance between its frames (contiguous samplers).
+        sampling: ``"random"`` (a contiguous clip anywhere: the naive default), ``"segments"`` (TSN: ``clip_len``
+            segments over the whole video, one frame from each) or ``"motion"`` (contiguous clips where the motion
+            energy is high, :func:`course.data.motion.motion_clip_indices`).
+        train: random draws (training) or deterministic clips (evaluation): with ``clips_per_video`` K, evaluation
+            takes K clips spread evenly ("random"), K interleaved segment offsets ("segments") or the K most active
+            clips ("motion").
+        clips_per_video: K, items per video (training: K independent draws per epoch).
+        transform: uint8 (clip_len, H, W, C) -> float (C, clip_len, h, w); default: floats in [0, 1].
+        power: sharpness of motion-guided training draws (see ``motion_clip_indices``).
+
+    Item ``i`` is clip ``i % K`` of video ``i // K``.
+    """
+
+    def __init__(self, videos: Sequence[torch.Tensor], labels: Sequence[int], *, clip_len: int = 16, step: int = 1,
+                 sampling: str = "random", train: bool = True, clips_per_video: int = 1,
+                 transform: Callable | None = None, with_ids: bool = False, power: float = 2.0):
+        from ..data.motion import motion_energy
+
+        if len(videos) == 0:
+            raise ValueError("VideoClips(videos): expected at least one video")
+        if len(labels) != len(videos):
+            raise ValueError(f"VideoClips(labels): expected one label per video ({len(videos)}), got {len(labels)}")
+        for i, v in enumerate(videos):
+            if not isinstance(v, torch.Tensor) or v.ndim != 4 or v.dtype != torch.uint8 or v.shape[0] < 2:
+                raise ValueError(f"VideoClips(videos): video {i} must be a uint8 tensor (T, H, W, C) with T >= 2, "
+                                 f"got {getattr(v, 'shape', type(v).__name__)} {getattr(v, 'dtype', '')}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"VideoClips(sampling): expected one of {SAMPLINGS}, got {sampling!r}")
+        for name, value in (("clip_len", clip_len), ("step", step), ("clips_per_video", clips_per_video)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"VideoClips({name}): expected a positive int, got {value!r}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"VideoClips(transform): expected a callable or None, got {transform!r}")
+        self.videos, self.labels = list(videos), [int(x) for x in labels]
+        self.clip_len, self.step, self.clips_per_video = int(clip_len), int(step), int(clips_per_video)
+        self.sampling, self.train, self.transform = sampling, bool(train), transform
+        self.with_ids, self.power = bool(with_ids), float(power)
+        self.energy = [motion_energy(v) for v in self.videos] if sampling == "motion" else None
+
+    def __len__(self) -> int:
+        return len(self.videos) * self.clips_per_video
+
+    def indices(self, video: int, clip: int = 0) -> np.ndarray:
+        """Frame indices (clip_len,) of clip ``clip`` of video ``video`` (a fresh draw each call when training)."""
+        from ..data.motion import motion_clip_indices, spread_clip_indices
+        from ..data.sampling import random_clip_indices, segment_indices
+
+        num_frames = int(self.videos[video].shape[0])
+        k = self.clips_per_video
+        if self.sampling == "random":
+            if self.train:
+                return random_clip_indices(num_frames, self.clip_len, step=self.step)
+            return spread_clip_indices(num_frames, self.clip_len, step=self.step, num_clips=k)[clip]
+        if self.sampling == "segments":
+            if self.train:
+                return segment_indices(num_frames, self.clip_len, random=True)
+            edges = np.arange(self.clip_len + 1) * num_frames / self.clip_len
+            offset = (clip + 0.5) / k
+            return np.clip(np.floor(edges[:-1] + offset * (edges[1:] - edges[:-1])), 0, num_frames - 1).astype(np.int64)
+        if self.train:
+            return motion_clip_indices(self.energy[video], self.clip_len, step=self.step, random=True,
+                                       power=self.power)[0]
+        return motion_clip_indices(self.energy[video], self.clip_len, step=self.step, num_clips=k)[clip]
+
+    def __getitem__(self, index: int):
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"VideoClips[index]: expected an int, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"VideoClips[index]: index {index} out of range for {len(self)} clips")
+        video, clip = divmod(int(index) % len(self), self.clips_per_video)
+        frames = self.videos[video]
+        frames = torch.stack([frames[i] for i in self.indices(video, clip).tolist()])
+        out = self.transform(frames) if self.transform is not None else frames.permute(3, 0, 1, 2).float() / 255
+        return (out, self.labels[video], video) if self.with_ids else (out, self.labels[video])
+
+
+def clip_level_split(videos: Sequence[torch.Tensor], labels: Sequence[int], *, clip_len: int = 16, step: int = 1,
+                     val_fraction: float = 0.5, seed: int = 0) -> tuple[list, list, list, list]:
+    """The *leaky* split: cut every video into non-overlapping clips and share the clips out at random.
+
+    Clips of the same video — the same person, clothes and background, often seconds apart — land on both sides.
+    Returns (train clips, train labels, val clips, val labels); each clip is a uint8 tensor (span, H, W, C) that
+    :class:`VideoClips` can treat as a short video. Do not do this in a real project; the chapter measures why.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"clip_level_split(val_fraction): expected a number in (0, 1), got {val_fraction!r}")
+    if len(videos) != len(labels) or not videos:
+        raise ValueError("clip_level_split(labels): expected one label per video and at least one video")
+    span = (clip_len - 1) * step + 1
+    pieces = [(v[s:s + span], int(label)) for v, label in zip(videos, labels) for s in range(0, v.shape[0] - span + 1, span)]
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    cut = int(round(len(pieces) * (1 - val_fraction)))
+    train = [pieces[i] for i in order[:cut]]
+    val = [pieces[i] for i in order[cut:]]
+    return [p for p, _ in train], [y for _, y in train], [p for p, _ in val], [y for _, y in val]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The recipe
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class RecipeConfig:
+    """Everything the recipe chooses. The defaults are the KTH walking-vs-running recipe (2 CPU cores, < 10 min).
+
+    ``decode_size`` (H, W) of the decoded frames; ``crop`` (h, w) fed to the model (random crop when training, centre
+    crop when evaluating); ``clip_len``/``step`` of a clip; ``sampling`` for training and evaluation;
+    ``train_clips`` clips per training video per epoch; ``eval_clips`` clips per video at evaluation (their softmax
+    averaged); ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` of AdamW with a cosine schedule; ``seed``.
+    """
+
+    decode_size: tuple[int, int] = (48, 64)
+    crop: tuple[int, int] = (40, 56)
+    clip_len: int = 16
+    step: int = 2
+    sampling: str = "motion"
+    train_clips: int = 4
+    eval_clips: int = 3
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    power: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"RecipeConfig(sampling): expected one of {SAMPLINGS}, got {self.sampling!r}")
+        for name in ("clip_len", "step", "train_clips", "eval_clips", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"RecipeConfig({name}): expected a positive int, got {value!r}")
+        if self.clip_len < 16:
+            raise ValueError(f"RecipeConfig(clip_len): the C3D-style model needs at least 16 frames, got {self.clip_len}")
+        for name in ("decode_size", "crop"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(
+                    isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 16 for s in value):
+                raise ValueError(f"RecipeConfig({name}): expected (height, width), two ints >= 16, got {value!r}")
+        if self.crop[0] > self.decode_size[0] or self.crop[1] > self.decode_size[1]:
+            raise ValueError(f"RecipeConfig(crop): {tuple(self.crop)} is larger than decode_size {tuple(self.decode_size)}")
+        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
+            raise ValueError(f"RecipeConfig(lr): expected a positive number, got {self.lr!r}")
+
+
+_MEAN, _STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+def _transforms(config: RecipeConfig):
+    from torchvision.transforms import v2
+
+    from ..data.transforms import ClipTransform
+
+    crop = tuple(config.crop)
+    train = ClipTransform(v2.RandomCrop(crop), v2.RandomHorizontalFlip(), mean=_MEAN, std=_STD)
+    evaluate = ClipTransform(v2.CenterCrop(crop), mean=_MEAN, std=_STD)
+    return train, evaluate
+
+
+def build_model(num_classes: int, config: RecipeConfig) -> torch.nn.Module:
+    """The recipe's model: :func:`course.models.c3d_small` for clips (3, clip_len, crop_h, crop_w)."""
+    from ..models import c3d_small
+
+    return c3d_small(num_classes, input_size=(config.clip_len, *config.crop))
+
+
+def _loader(dataset, batch_size, *, shuffle, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator if shuffle else None)
+
+
+def eval_loader(videos, labels, config: RecipeConfig, *, sampling: str | None = None, clips: int | None = None):
+    """A loader of (clips, labels, video ids) for :func:`course.train.evaluate_videos`: ``clips`` per video."""
+    _, evaluate = _transforms(config)
+    dataset = VideoClips(videos, labels, clip_len=config.clip_len, step=config.step,
+                         sampling=sampling or config.sampling, train=False,
+                         clips_per_video=clips or config.eval_clips, transform=evaluate, with_ids=True)
+    return _loader(dataset, config.batch_size * 2, shuffle=False)
+
+
+def train_loader(videos, labels, config: RecipeConfig, *, sampling: str | None = None):
+    """A shuffled loader of (clips, labels): ``config.train_clips`` random draws per video per epoch."""
+    train, _ = _transforms(config)
+    dataset = VideoClips(videos, labels, clip_len=config.clip_len, step=config.step,
+                         sampling=sampling or config.sampling, train=True, clips_per_video=config.train_clips,
+                         transform=train, power=config.power)
+    return _loader(dataset, config.batch_size, shuffle=True, seed=config.seed)
+
+
+def train_model(videos: Sequence[torch.Tensor], labels: Sequence[int], num_classes: int, config: RecipeConfig, *,
+                val: tuple[Sequence[torch.Tensor], Sequence[int]] | None = None, progress: bool = True,
+                device=None) -> dict:
+    """Train :func:`build_model` on clips of ``videos`` (uint8 (T, H, W, C) each) for ``config.epochs`` epochs.
+
+    With ``val`` = (videos, labels), the video accuracy on them is measured after every epoch and the weights of the
+    best epoch are kept (ties keep the earlier one). Returns ``{"model", "val_curve", "best_epoch", "train_loss",
+    "train_seconds"}``.
+    """
+    from ..config import seed_everything
+    from .loop import fit
+    from .video_eval import evaluate_videos
+
+    seed_everything(config.seed)
+    model = build_model(num_classes, config)
+    loader = train_loader(videos, labels, config)
+    val_loader = eval_loader(*val, config) if val is not None else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    best = {"acc": -1.0, "epoch": config.epochs, "state": None}
+    val_curve: list[float] = []
+
+    def select(history, model):
+        acc = evaluate_videos(model, val_loader, progress=False)["video_accuracy"]
+        val_curve.append(acc)
+        if acc > best["acc"]:
+            best.update(acc=acc, epoch=len(val_curve), state=copy.deepcopy(model.state_dict()))
+
+    started = time.perf_counter()
+    history = fit(model, loader, epochs=config.epochs, optimizer=optimizer, scheduler=scheduler, device=device,
+                  progress=progress, callbacks=[select] if val is not None else [])
+    seconds = time.perf_counter() - started
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    return {"model": model, "val_curve": val_curve, "best_epoch": best["epoch"],
+            "train_loss": [r["train_loss"] for r in history.records], "train_seconds": seconds}
+
+
+def _check_split(split, fn: str) -> None:
+    if not isinstance(split, VideoSplit):
+        raise TypeError(f"{fn}(split): expected a VideoSplit, got {type(split).__name__}")
+    if not split.train:
+        raise ValueError(f"{fn}(split): no training videos (KTH: persons 11-18)")
+    if not split.val:
+        raise ValueError(f"{fn}(split): no validation videos to choose the epoch on (KTH: persons 1, 4, 19-25)")
+    if len({label for _, label in split.train}) < 2:
+        raise ValueError(f"{fn}(split): the training videos cover fewer than two classes")
+
+
+def _decoded(split: VideoSplit, names, config: RecipeConfig, videos: dict | None, progress: bool) -> dict:
+    videos = dict(videos or {})
+    for name in names:
+        if name not in videos:
+            videos[name] = decode_videos([p for p, _ in getattr(split, name)], size=config.decode_size,
+                                         progress=progress)
+    return videos
+
+
+def run_recipe(split: VideoSplit, config: RecipeConfig | None = None, *, progress: bool = True,
+               device=None, videos: dict | None = None) -> dict:
+    """Train on ``split.train``, pick the epoch with the best video accuracy on ``split.val``, report on ``split.test``
+    (or on ``split.val`` when there is no test video, saying so).
+
+    Returns a dict: ``split`` ("test" or "val"), ``classes``, ``counts`` (videos per class and subset),
+    ``n_videos``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high`` (95% Wilson), ``clip_accuracy``,
+    ``best_epoch``, ``val_curve`` (video accuracy per epoch), ``train_loss`` per epoch, ``train_seconds``,
+    ``y_true``/``y_pred``/``video_probs`` and ``paths`` of the reported videos, ``config``, and ``model`` (the
+    selected weights). ``videos``: optional ``{subset: [uint8 (T, H, W, C), ...]}`` already decoded.
+    """
+    from .video_eval import evaluate_videos
+
+    _check_split(split, "run_recipe")
+    config = config or RecipeConfig()
+    if not isinstance(config, RecipeConfig):
+        raise TypeError(f"run_recipe(config): expected a RecipeConfig, got {type(config).__name__}")
+    report_on = "test" if split.test else "val"
+    videos = _decoded(split, ("train", "val", report_on), config, videos, progress)
+    labels = {name: [label for _, label in getattr(split, name)] for name in ("train", "val", "test")}
+    trained = train_model(videos["train"], labels["train"], len(split.classes), config,
+                          val=(videos["val"], labels["val"]), progress=progress, device=device)
+    model = trained["model"]
+    out = evaluate_videos(model, eval_loader(videos[report_on], labels[report_on], config), progress=progress)
+    y_true = out["video_labels"].numpy()
+    y_pred = out["video_probs"].argmax(dim=1).numpy()
+    correct = int((y_true == y_pred).sum())
+    low, high = wilson_interval(correct, len(y_true))
+    return {
+        "split": report_on, "classes": list(split.classes), "counts": split.counts(), "n_videos": int(len(y_true)),
+        "correct": correct, "accuracy": correct / len(y_true), "ci_low": low, "ci_high": high,
+        "clip_accuracy": out["clip_accuracy"], "best_epoch": trained["best_epoch"], "val_curve": trained["val_curve"],
+        "train_loss": trained["train_loss"], "train_seconds": trained["train_seconds"],
+        "y_true": y_true.tolist(), "y_pred": y_pred.tolist(), "video_probs": out["video_probs"].tolist(),
+        "paths": [str(p) for p, _ in getattr(split, report_on)], "config": asdict(config), "model": model,
+    }
+
+
+def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, samplings: Sequence[str] = SAMPLINGS,
+                      leaky: bool = True, progress: bool = True, device=None, videos: dict | None = None) -> list[dict]:
+    """The chapter's table: the same model and budget trained with each sampler, measured on the validation videos.
+
+    For each sampler: train on ``split.train`` for ``config.epochs`` epochs (no epoch selection, so no row is tuned on
+    the numbers it reports), then video accuracy on ``split.val`` with one clip per video and with
+    ``config.eval_clips`` clips averaged. With ``leaky=True`` one more row: the recipe's sampler on a *clip-level*
+    random split of the training + validation videos (:func:`clip_level_split`) — what a leaky split reports.
+    Each row: ``training``, ``evaluation``, ``split``, ``clips_per_video``, ``accuracy``, ``n``, ``ci_low``,
+    ``ci_high``, ``train_seconds``.
+    """
+    from .video_eval import evaluate_videos
+
+    _check_split(split, "compare_samplings")
+    config = config or RecipeConfig()
+    unknown = [s for s in samplings if s not in SAMPLINGS]
+    if unknown or not (samplings or leaky):
+        raise ValueError(f"compare_samplings(samplings): expected names from {SAMPLINGS}, got {list(samplings)!r}")
+    videos = _decoded(split, ("train", "val"), config, videos, progress)
+    labels = {name: [label for _, label in getattr(split, name)] for name in ("train", "val")}
+    rows = []
+
+    def row(training, evaluation, split_name, clips, out, seconds):
+        n = len(out["video_labels"])
+        correct = int(round(out["video_accuracy"] * n))
+        low, high = wilson_interval(correct, n)
+        return {"training": training, "evaluation": evaluation, "split": split_name, "clips_per_video": clips,
+                "accuracy": out["video_accuracy"], "n": n, "ci_low": low, "ci_high": high,
+                "train_seconds": seconds}
+
+    for sampling in samplings:
+        cfg = RecipeConfig(**{**asdict(config), "sampling": sampling})
+        trained = train_model(videos["train"], labels["train"], len(split.classes), cfg, progress=progress,
+                              device=device)
+        for clips in sorted({1, config.eval_clips}):
+            out = evaluate_videos(trained["model"], eval_loader(videos["val"], labels["val"], cfg, clips=clips),
+                                  progress=False)
+            rows.append(row(sampling, sampling, "persons (official)", clips, out, trained["train_seconds"]))
+    if leaky:
+        all_videos = list(videos["train"]) + list(videos["val"])
+        all_labels = labels["train"] + labels["val"]
+        span = (config.clip_len - 1) * config.step + 1
+        tr, ytr, va, yva = clip_level_split(all_videos, all_labels, clip_len=config.clip_len, step=config.step,
+                                            val_fraction=len(videos["val"]) / len(all_videos), seed=config.seed)
+        # as many training clips per epoch as the person-disjoint runs
+        per_piece = max(1, round(config.train_clips * len(videos["train"]) / len(tr)))
+        cfg = RecipeConfig(**{**asdict(config), "train_clips": per_piece})
+        trained = train_model(tr, ytr, len(split.classes), cfg, progress=progress, device=device)
+        out = evaluate_videos(trained["model"], eval_loader(va, yva, cfg, clips=1), progress=False)
+        rows.append(row(config.sampling, f"{config.sampling} ({span}-frame pieces)", "clips at random (leaky)", 1, out,
+                        trained["train_seconds"]))
+    return rows
+
+
+def recorded_sampling_rows(name: str = "real_video_kth", *, directory=None) -> tuple[list[dict], list[dict]]:
+    """The comparison rows recorded by ``benchmarks/real_video.py --compare ...`` (one or several runs, files
+    ``<name>_samplings_<rows>.json``), in the order random, segments, motion, leaky -> (rows, records)."""
+    import json
+
+    from .recorded import RESULTS_DIR
+
+    rows, records = [], []
+    for path in sorted(Path(directory or RESULTS_DIR).glob(f"{name}_samplings_*.json")):
+        record = json.loads(path.read_text())
+        records.append(record)
+        rows += record["runs"][0]["rows"]
+    order = {s: i for i, s in enumerate(SAMPLINGS)}
+    rows.sort(key=lambda r: ("leaky" in r["split"], order.get(r["training"], 99), r["clips_per_video"]))
+    return rows, records
+
+
+def format_sampling_table(rows: Sequence[dict]) -> str:
+    """:func:`compare_samplings`'s rows as a plain-text table."""
+    header = f"{'training sampler':18s} {'split':24s} {'clips/video':>11s} {'video acc':>9s} {'95% interval':>15s} {'n':>4s}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['training']:18s} {r['split']:24s} {r['clips_per_video']:>11d} {r['accuracy']:>9.1%} "
+                     f"{'[' + format(r['ci_low'], '.0%') + ', ' + format(r['ci_high'], '.0%') + ']':>15s} {r['n']:>4d}")
+    return "\n".join(lines)
+
+
+def format_report(result: dict) -> str:
+    """The honest report of :func:`run_recipe`'s result: data, split, counts, accuracy with its 95% Wilson interval,
+    what was tuned on what, scikit-learn's classification report and the confusion matrix."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    missing = {"split", "classes", "counts", "n_videos", "accuracy", "ci_low", "ci_high", "y_true", "y_pred"} - set(result)
+    if missing:
+        raise ValueError(f"format_report(result): missing keys {sorted(missing)}; pass what run_recipe returns")
+    classes = result["classes"]
+    counts = result["counts"]
+    lines = [f"classes: {', '.join(classes)}"]
+    for name in ("train", "val", "test"):
+        per_class = ", ".join(f"{c} {n}" for c, n in counts[name].items())
+        lines.append(f"{name:5s}: {sum(counts[name].values()):3d} videos ({per_class})")
+    lines.append(f"model weights chosen at epoch {result.get('best_epoch', '?')} by video accuracy on the validation "
+                 "persons; recipe settings fixed before looking at any test video")
+    if result["split"] == "val":
+        lines.append("NOTE: no test videos present -> the numbers below are on the VALIDATION persons, which also chose "
+                     "the epoch, so they are optimistic")
+    lines.append(f"video accuracy on {result['split']}: {result['accuracy']:.1%} ({result.get('correct', '?')}/"
+                 f"{result['n_videos']}), 95% Wilson interval [{result['ci_low']:.1%}, {result['ci_high']:.1%}]")
+    if "clip_accuracy" in result:
+        lines.append(f"clip accuracy (each clip alone): {result['clip_accuracy']:.1%}")
+    if "train_seconds" in result:
+        lines.append(f"training time: {result['train_seconds']:.0f} s")
+    labels = list(range(len(classes)))
+    lines += ["", classification_report(result["y_true"], result["y_pred"], labels=labels, target_names=classes,
+                                        digits=3, zero_division=0)]
+    matrix = confusion_matrix(result["y_true"], result["y_pred"], labels=labels)
+    width = max(len(c) for c in classes) + 2
+    lines.append("confusion matrix (rows: true, columns: predicted)")
+    lines.append(" " * width + "".join(c[:width - 1].rjust(width) for c in classes))
+    lines += [c.ljust(width) + "".join(str(v).rjust(width) for v in row) for c, row in zip(classes, matrix)]
+    return "\n".join(lines)
+
+
+def record_result(result: dict, *, command: str, name: str = "real_video_kth", directory=None,
+                  extra: dict | None = None) -> Path:
+    """Write the result (without the model) atomically to ``course/results/<name>.json`` -> the path.
+
+    The record has ``command``, ``device``, ``date``, ``torch``, ``load`` (1-minute load average when measured) and
+    ``runs`` (a list holding the result), so :func:`course.train.recorded_runs` reads it.
+    """
+    import datetime
+    import os
+    import platform
+
+    from .recorded import save_record
+
+    run = {k: v for k, v in result.items() if k != "model"}
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    record = {"command": command, "device": f"CPU ({platform.processor() or platform.machine()}), "
+                                            f"{torch.get_num_threads()} threads",
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "torch": torch.__version__, "load": load, "runs": [run], **(extra or {})}
+    return save_record(record, name, directory=directory)

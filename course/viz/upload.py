@@ -1,0 +1,158 @@
+"""Chapter 14: your own video — upload a file, see the frames the model looks at and its top-k predictions.
+
+- :func:`predict_video`: decoded frames (T, H, W, C) -> class probabilities, averaged over the clips the recipe's
+  sampler picks (motion-guided by default), plus the frame indices of those clips;
+- :func:`plot_predictions`: the top-k probabilities as a horizontal bar chart;
+- :func:`upload_widget`: an ipywidgets ``FileUpload``; on upload the file is saved in the course's data cache
+  (``uploads/``), decoded with PyAV, and the frames and the bar chart appear below it.
+"""
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["predict_video", "plot_predictions", "upload_widget"]
+
+
+def predict_video(model, frames, *, classes: Sequence[str], config=None) -> dict:
+    """Class probabilities of one decoded video, averaged over ``config.eval_clips`` clips.
+
+    ``frames``: uint8 (T, H, W, 3) at the size the model was trained on (``config.decode_size``; resized if not),
+    T >= 2. ``config``: the :class:`course.train.real_video.RecipeConfig` the model was trained with (default: the
+    recipe's defaults). Returns ``{"probs": (K,) float array, "indices": (clips, clip_len) frame indices,
+    "top": [(class, probability), ...] sorted by probability}``.
+    """
+    import torch
+
+    from ..train.real_video import RecipeConfig, VideoClips, _transforms
+
+    config = config or RecipeConfig()
+    if not isinstance(config, RecipeConfig):
+        raise TypeError(f"predict_video(config): expected a RecipeConfig, got {type(config).__name__}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"predict_video(model): expected a torch.nn.Module, got {type(model).__name__}")
+    frames = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8 or frames.shape[0] < 2:
+        raise ValueError(f"predict_video(frames): expected uint8 (T, H, W, 3) with T >= 2, got shape "
+                         f"{tuple(frames.shape)} dtype {frames.dtype}")
+    classes = list(classes)
+    if tuple(frames.shape[1:3]) != tuple(config.decode_size):
+        frames = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float(), size=tuple(config.decode_size),
+                                                 mode="bilinear", antialias=True, align_corners=False)
+        frames = frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    _, evaluate = _transforms(config)
+    clips = VideoClips([frames], [0], clip_len=config.clip_len, step=config.step, sampling=config.sampling,
+                       train=False, clips_per_video=config.eval_clips, transform=evaluate)
+    batch = torch.stack([clips[i][0] for i in range(len(clips))])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(batch)
+    finally:
+        model.train(was_training)
+    if logits.ndim != 2 or logits.shape[1] != len(classes):
+        raise ValueError(f"predict_video(classes): the model gives {tuple(logits.shape)} logits but {len(classes)} "
+                         "class names were given")
+    probs = torch.softmax(logits.float(), dim=1).mean(dim=0).numpy()
+    order = np.argsort(-probs)
+    return {"probs": probs, "indices": np.stack([clips.indices(0, k) for k in range(len(clips))]),
+            "top": [(classes[i], float(probs[i])) for i in order]}
+
+
+def plot_predictions(probs, classes: Sequence[str], *, top_k: int = 5, ax=None):
+    """Horizontal bars of the ``top_k`` largest probabilities (``probs`` (K,)), best on top. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 1 or probs.size != len(classes) or probs.size == 0:
+        raise ValueError(f"plot_predictions(probs): expected one probability per class ({len(classes)}), "
+                         f"got shape {probs.shape}")
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
+        raise ValueError(f"plot_predictions(top_k): expected a positive int, got {top_k!r}")
+    order = np.argsort(-probs)[:top_k][::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 0.45 * len(order) + 0.9), layout="constrained")
+    ax.barh([classes[i] for i in order], probs[order], color="tab:blue", label="mean softmax over clips")
+    for y, i in enumerate(order):
+        ax.text(min(probs[i] + 0.02, 0.85), y, f"{probs[i]:.0%}", va="center", fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.set_ylabel("class")
+    ax.set_title(f"top-{len(order)} predictions", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def _safe_name(name: str) -> str:
+    name = Path(str(name)).name
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-80:] or "video"
+
+
+def upload_widget(model, classes: Sequence[str], *, config=None, top_k: int = 5):
+    """An upload box for a video file; shows the sampled frames and the model's top-k predictions.
+
+    ``model`` takes clips (N, 3, clip_len, h, w) and returns logits (N, len(classes)); ``config`` is the
+    :class:`course.train.real_video.RecipeConfig` it was trained with. The uploaded file is written to the course's data
+    cache (``uploads/``) and decoded at ``config.decode_size``. Returns the widget (a ``VBox``); ``widget.upload`` is
+    the ``FileUpload``, ``widget.output`` the area the results go to and ``widget.handle(name, content)`` runs the
+    same steps for bytes you already have.
+    """
+    import ipywidgets as widgets
+    import torch
+
+    from ..config import data_dir
+    from ..data.video_io import VideoReadError, read_video
+    from ..train.real_video import RecipeConfig
+    from .explain import _png_of
+    from .video import show_frames
+
+    config = config or RecipeConfig()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"upload_widget(model): expected a torch.nn.Module, got {type(model).__name__}")
+    classes = list(classes)
+    if len(classes) < 2:
+        raise ValueError(f"upload_widget(classes): expected at least two class names, got {classes!r}")
+    upload = widgets.FileUpload(accept="video/*,.avi,.mp4,.mkv,.mov,.webm", multiple=False,
+                                description="upload a video")
+    status = widgets.HTML("<i>Choose a video file (a few seconds is enough).</i>")
+    frames_image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+    bars_image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+    output = widgets.VBox([status, frames_image, bars_image])
+
+    def handle(name: str, content: bytes) -> dict | None:
+        path = data_dir("uploads") / _safe_name(name)
+        path.write_bytes(bytes(content))
+        try:
+            frames = read_video(path, size=tuple(config.decode_size))
+            if frames.shape[0] < 2:
+                raise VideoReadError(path, "it has a single frame; a video needs at least two")
+        except (VideoReadError, ValueError) as err:
+            status.value = f"<b>Could not read {_safe_name(name)}:</b> {err}"
+            frames_image.layout.display = bars_image.layout.display = "none"
+            return None
+        result = predict_video(model, frames, classes=classes, config=config)
+        best, p = result["top"][0]
+        status.value = (f"<b>{_safe_name(name)}</b>: {frames.shape[0]} frames; prediction: <b>{best}</b> ({p:.0%}), "
+                        f"averaged over {len(result['indices'])} clip(s)")
+        first = result["indices"][0]
+        shown = first[np.unique(np.linspace(0, len(first) - 1, min(8, len(first))).round().astype(int))]
+        frames_image.value = _png_of(show_frames(frames, indices=shown, title="frames of the first clip the model sees"))
+        bars_image.value = _png_of(plot_predictions(result["probs"], classes, top_k=top_k).figure)
+        frames_image.layout.display = bars_image.layout.display = None
+        return result
+
+    def on_upload(change):
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        handle(item["name"], item["content"])
+
+    upload.observe(on_upload, names="value")
+    box = widgets.VBox([upload, output])
+    box.upload, box.output, box.handle, box.status = upload, output, handle, status
+    return box
