@@ -152,10 +152,11 @@ def fusion_model(build, *, num_classes: int = 10, num_frames: int = 16) -> Check
     return CheckResult("fusion model", cases).report()
 
 
-def trained_video_model(model, history, test_set, *, min_within_pair: float = 0.75,
+def trained_video_model(model, history, test_set, *, min_within_pair: float | None = 0.75, min_accuracy: float = 0.3,
                         title: str = "trained video model") -> CheckResult:
     """Check a trained model: its training loss went down, and on ``test_set`` ((clip, label) pairs of MovingShapes)
-    it beats chance overall and tells each class from its time-reversed twin (within-pair accuracy)."""
+    its accuracy is above ``min_accuracy`` (chance: 10%) and, unless ``min_within_pair`` is None, it tells each class
+    from its time-reversed twin (within-pair accuracy above ``min_within_pair``)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -174,7 +175,7 @@ def trained_video_model(model, history, test_set, *, min_within_pair: float = 0.
             return f"expected the trained nn.Module, got {type(model).__name__}"
         state["preds"], state["labels"] = evaluate(model, DataLoader(test_set, batch_size=100))
         acc = float((state["preds"] == state["labels"]).mean())
-        return None if acc > 0.3 else f"test accuracy {acc:.1%}, expected > 30% (chance is 10%)"
+        return None if acc > min_accuracy else f"test accuracy {acc:.1%}, expected > {min_accuracy:.0%} (chance is 10%)"
 
     def within():
         if "preds" not in state:
@@ -185,8 +186,11 @@ def trained_video_model(model, history, test_set, *, min_within_pair: float = 0.
 
     cases = [
         _run_case("the training loss went down", loss_down, hint="pass the History that train_one_cycle returned"),
-        _run_case("test accuracy clearly above chance", accuracy, hint="train for more epochs or on more clips"),
-        _run_case(f"within-pair accuracy > {min_within_pair:.0%}: it tells the twins apart", within,
-                  hint="an order-blind model stays near 50% here; train longer, or check your model sees frame order"),
+        _run_case(f"test accuracy above {min_accuracy:.0%} (chance: 10%)", accuracy,
+                  hint="train for more epochs or on more clips"),
     ]
+    if min_within_pair is not None:
+        cases.append(_run_case(f"within-pair accuracy > {min_within_pair:.0%}: it tells the twins apart", within,
+                               hint="an order-blind model stays near 50% here; train longer, or check your model "
+                                    "sees frame order"))
     return CheckResult(title, cases).report()
