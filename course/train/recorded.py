@@ -64,13 +64,15 @@ def save_record(record: dict, name: str, *, directory=None) -> Path:
     return path
 
 
-def format_runs_table(record: dict) -> str:
-    """A plain-text table of a record's runs, headed by the device, date and the command that produced them."""
+def format_runs_table(record: dict, *, columns=RUN_COLUMNS) -> str:
+    """A plain-text table of a record's runs, headed by the device, date and the command that produced them.
+
+    ``columns``: (key in a run, header, format) triples, default :data:`RUN_COLUMNS`."""
     if not isinstance(record, dict) or not isinstance(record.get("runs"), list):
         raise ValueError("format_runs_table(record): expected a dict with a 'runs' list (see recorded_runs)")
-    rows = [[fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in RUN_COLUMNS]
+    rows = [[fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in columns]
             for run in record["runs"]]
-    headers = [header for _, header, _ in RUN_COLUMNS]
+    headers = [header for _, header, _ in columns]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = [f"device: {record.get('device', '?')} | torch {record.get('torch', '?')} | {record.get('date', '?')}",
              f"command: {record.get('command', '?')}", "",

@@ -1,0 +1,68 @@
+"""Smoke test of benchmarks/video_architectures.py's --quick path and of course.train.architectures."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from torch.utils.data import TensorDataset
+
+from course.models import count_parameters
+from course.train.architectures import (SMALL_MODELS, format_architecture_table, measure_architectures,
+                                        train_and_measure)
+from course.train.recorded import recorded_runs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("video_architectures", ROOT / "benchmarks" / "video_architectures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_quick_path_trains_measures_and_saves_atomically(tmp_path):
+    record = _script().main(["--quick", "--models", "slowfast/fast", "two_stream/motion", "--train-clips", "40",
+                             "--test-clips", "20", "--epochs", "1", "--results-dir", str(tmp_path)])
+    saved = recorded_runs("video_architectures", directory=tmp_path)
+    assert saved == record | {"total_seconds": saved["total_seconds"]}
+    assert [r["model"] for r in saved["runs"]] == ["slowfast/fast", "two_stream/motion"]
+    for run in saved["runs"]:
+        assert run["parameters"] > 0 and run["mflops_per_clip"] > 0 and run["train_cpu_seconds"] > 0
+        assert 0 <= run["test_acc"] <= 1 and run["input"] == "3x16x32x32" and run["train_clips"] == 40
+    assert "--quick" in saved["command"]
+    assert not list(tmp_path.glob(".*.tmp"))
+    table = format_architecture_table(saved)
+    assert "MFLOPs/clip" in table and "slowfast/fast" in table and "load average" in table
+
+
+def test_quick_path_without_results_dir_does_not_touch_the_committed_record(monkeypatch, tmp_path):
+    script = _script()
+    saved = []
+    monkeypatch.setattr(script, "save_record", lambda *a, **k: saved.append(a))
+    script.main(["--quick", "--models", "slowfast/fast", "--train-clips", "20", "--test-clips", "10", "--epochs", "1"])
+    assert saved == []
+
+
+@pytest.mark.parametrize("name", list(SMALL_MODELS))
+def test_every_small_model_builds_for_moving_shapes(name):
+    import torch
+
+    model = SMALL_MODELS[name][1](10)
+    assert model(torch.zeros(2, 3, 16, 32, 32)).shape == (2, 10)
+    assert count_parameters(model) > 0
+
+
+def test_bad_arguments():
+    ds = TensorDataset(__import__("torch").zeros(4, 3, 16, 32, 32), __import__("torch").zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="name"):
+        train_and_measure("resnet", ds, ds)
+    with pytest.raises(TypeError, match="TensorDataset"):
+        train_and_measure("c3d_small", [1, 2], ds)
+    with pytest.raises(ValueError, match="epochs"):
+        train_and_measure("c3d_small", ds, ds, epochs=0)
+    with pytest.raises(ValueError, match="unknown"):
+        measure_architectures(["vgg"])
+    with pytest.raises(ValueError, match="threads"):
+        measure_architectures(["c3d_small"], threads=0)
