@@ -496,9 +496,11 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
         span = (config.clip_len - 1) * config.step + 1
         tr, ytr, va, yva = clip_level_split(all_videos, all_labels, clip_len=config.clip_len, step=config.step,
                                             val_fraction=len(videos["val"]) / len(all_videos), seed=config.seed)
-        # as many training clips per epoch as the person-disjoint runs
-        per_piece = max(1, round(config.train_clips * len(videos["train"]) / len(tr)))
-        cfg = RecipeConfig(**{**asdict(config), "train_clips": per_piece})
+        budget = config.train_clips * len(videos["train"])  # as many training clips per epoch as the other rows
+        if len(tr) > budget:
+            keep = np.random.default_rng(config.seed).choice(len(tr), budget, replace=False)
+            tr, ytr = [tr[i] for i in keep], [ytr[i] for i in keep]
+        cfg = RecipeConfig(**{**asdict(config), "train_clips": max(1, budget // len(tr))})
         trained = train_model(tr, ytr, len(split.classes), cfg, progress=progress, device=device)
         out = evaluate_videos(trained["model"], eval_loader(va, yva, cfg, clips=1), progress=False)
         rows.append(row(config.sampling, f"{config.sampling} ({span}-frame pieces)", "clips at random (leaky)", 1, out,
