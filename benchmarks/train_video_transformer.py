@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import platform
+import sys
 import time
 
 import torch
@@ -103,12 +104,15 @@ def save_checkpoint_entry(model, result, args) -> None:
                      "peak_lr": recipes()["transformer"][2], "weight_decay": recipes()["transformer"][3],
                      "schedule": "OneCycleLR per batch", "batch_size": 32, "device": "cpu",
                      "train_seconds": result["train_seconds"],
-                     "command": "python benchmarks/train_video_transformer.py --save"},
+                     "command": COMMAND},
         "test_acc": round(result["test_acc"], 4), "within_pair_acc": round(result["within_pair_acc"], 4),
     }
     tmp_manifest = manifest_path.with_suffix(".json.tmp")
     tmp_manifest.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
     tmp_manifest.replace(manifest_path)
+
+
+COMMAND = "python benchmarks/train_video_transformer.py " + " ".join(sys.argv[1:])
 
 
 def main(argv=None) -> int:
@@ -142,7 +146,7 @@ def main(argv=None) -> int:
     if args.save:   # merge by model name: models may be trained by separate runs of this script
         old = recorded_runs(RECORD) or {"runs": []}
         merged = {run["model"]: run for run in old["runs"]} | {run["model"]: run for run in runs}
-        save_record({"command": "python benchmarks/train_video_transformer.py --save",
+        save_record({"command": COMMAND,
                      "device": f"cpu ({platform.processor() or platform.machine()}), {args.threads} threads",
                      "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      "torch": torch.__version__, "train_clips": args.train_clips, "test_clips": args.test_clips,
