@@ -209,9 +209,9 @@ def frame_shuffle_test(model, test_set, shuffle_fn, *, min_within_pair: float = 
 
 def trained_c3d(model, history, test_set, *, converged: bool = True) -> CheckResult:
     """Check a trained small C3D on ``test_set`` ((clip (C, T, H, W), label) pairs of MovingShapes): training loss
-    down and test accuracy above 20%; with ``converged=True`` (a full training) also above 30% with within-pair
-    accuracy > 75%. ``converged=False`` is for quick mode's short run."""
+    down; with ``converged=True`` (a full training) also test accuracy above 30% and within-pair accuracy above 75%.
+    ``converged=False`` is for quick mode's short run, which only has to reduce the loss."""
     from .ch06_frames_vs_time import trained_video_model
 
     return trained_video_model(model, history, test_set, min_within_pair=0.75 if converged else None,
-                               min_accuracy=0.3 if converged else 0.2, title="your small C3D, trained")
+                               min_accuracy=0.3 if converged else None, title="your small C3D, trained")
