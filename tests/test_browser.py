@@ -148,3 +148,86 @@ def test_welcome_widget_renders_and_responds_in_jupyterlab(jupyterlab, request, 
                 f"{before_text.strip().splitlines()[-1]!r}")
     seen.append(f"browser: pressed ArrowRight x5 -> slider at {after_value}; output "
                 f"{after_text.strip().splitlines()[-1]!r}; the plotted image changed")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Chapter 14: the upload widget, fed a video file the test writes itself
+# ---------------------------------------------------------------------------------------------------------------------
+
+UPLOAD_NOTEBOOK_CELL = """\
+import torch
+from course.train.real_video import RecipeConfig, build_model
+from course.viz.upload import upload_widget
+
+torch.manual_seed(0)
+cfg = RecipeConfig(decode_size=(32, 32), crop=(32, 32), step=1, eval_clips=2)
+widget = upload_widget(build_model(2, cfg), ["slow", "fast"], config=cfg)
+widget"""
+
+
+def test_upload_widget_predicts_an_uploaded_video_in_jupyterlab(jupyterlab, request, tmp_path):
+    chromium = _require_browser()
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from course.data import shape_video_frames, write_video
+
+    base, token = jupyterlab
+    folder = ROOT / "datasets" / "cache" / f"browser_ch14_{os.getpid()}"  # inside the git-ignored cache, under the lab root
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = folder / "upload_widget.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.cells.append(nbformat.v4.new_code_cell(UPLOAD_NOTEBOOK_CELL))
+    notebook.write_text(nbformat.writes(nb))
+    video = write_video(tmp_path / "my_video.mp4", shape_video_frames("fast", size=32), 25)
+    seen = request.config.course_report_lines
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{base}/lab/tree/{notebook.relative_to(ROOT).as_posix()}?token={token}", timeout=120_000)
+                page.wait_for_selector(".jp-Notebook", timeout=120_000)
+                page.wait_for_function(
+                    "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('runmenu:run-all')",
+                    timeout=120_000)
+                button = page.locator(".jupyter-widgets button:has-text('upload a video')").first
+                dialog = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+                idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+                ran_at, deadline = None, time.time() + 300
+                while not button.is_visible():  # on a busy machine the kernel dialog may come late: poll for it
+                    if time.time() > deadline:
+                        raise TimeoutError("the upload widget did not appear within 300 s")
+                    if dialog.count() and dialog.first.is_visible():
+                        dialog.first.click()
+                    elif idle.count() and (ran_at is None or time.time() - ran_at > 90):  # (re)run if nothing came
+                        page.evaluate("() => { window.jupyterapp.commands.execute('runmenu:run-all'); return true; }")
+                        ran_at = time.time()
+                    page.wait_for_timeout(1000)
+                page.locator(".jupyter-widgets:has-text('Choose a video file')").first.wait_for(timeout=60_000)
+                with page.expect_file_chooser(timeout=60_000) as chooser:  # the widget's own <input type=file>
+                    button.click()
+                chooser.value.set_files(str(video))
+                status = page.locator(".jupyter-widgets:has-text('prediction:')").last
+                status.wait_for(state="visible", timeout=120_000)
+                text = status.inner_text()
+                images = page.locator(".jupyter-widgets img")
+                page.wait_for_function("() => [...document.querySelectorAll('.jupyter-widgets img')]"
+                                       ".filter(i => i.src.startsWith('blob:') || i.src.startsWith('data:')).length >= 2",
+                                       timeout=60_000)
+                n_images = images.count()
+            except Exception:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
+                raise
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    match = re.search(r"my_video\.mp4: (\d+) frames; prediction: (slow|fast) \((\d+)%\)", text)
+    assert match, text
+    assert int(match.group(1)) == 64 and 50 <= int(match.group(3)) <= 100
+    assert n_images >= 2
+    seen.append(f"browser: uploaded my_video.mp4 into the chapter-14 upload widget; it showed {text.strip()!r} "
+                f"and {n_images} images (sampled frames, top-k bar chart)")
