@@ -75,9 +75,9 @@ def test_multilevel_fusion_concatenates_pooled_stages():
     torch.manual_seed(0)
     model = r3d_small(10)
     fused = MultiLevelFusion(video_resnet_trunk(model), 10, fuse=("layer2", "layer3", "layer4"))
-    assert fused.feature_channels == {"layer2": 32, "layer3": 64, "layer4": 128}
+    assert fused.feature_channels == dict(zip(("layer2", "layer3", "layer4"), model.widths[1:]))
     assert fused(X).shape == (2, 10)
-    assert fused.fused_features(X).shape == (2, 32 + 64 + 128)
+    assert fused.fused_features(X).shape == (2, sum(model.widths[1:]))
     single = MultiLevelFusion(video_resnet_trunk(model), 10, fuse=("layer4",)).eval()
     model.eval()
     with torch.no_grad():
