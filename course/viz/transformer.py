@@ -288,15 +288,18 @@ def _aligned(headers, rows) -> list[str]:
 
 def format_comparison(record: dict) -> str:
     """The record of ``benchmarks/train_video_transformer.py --save`` (transformer vs 3D CNN trained on the same
-    MovingShapes clips): parameters, MFLOPs per clip, epochs, training seconds, load, test and within-pair accuracy."""
+    MovingShapes clips): parameters, MFLOPs per clip, training clips, epochs, training seconds (wall and CPU), load,
+    test and within-pair accuracy."""
     if not isinstance(record, dict) or not isinstance(record.get("runs"), list) or not record["runs"]:
         raise ValueError("format_comparison(record): expected a dict with a non-empty 'runs' list; run "
                          "`python benchmarks/train_video_transformer.py --save`")
-    rows = [[r["model"], f"{r['parameters']:,}", f"{r['flops'] / 1e6:.0f}", str(r["epochs"]),
-             f"{r['train_seconds']:.0f}", f"{r.get('load_average', ['?'])[0]}", f"{r['test_acc']:.1%}",
-             f"{r['within_pair_acc']:.1%}"] for r in record["runs"]]
+    cpu = [r.get("train_cpu_seconds") for r in record["runs"]]
+    rows = [[r["model"], f"{r['parameters']:,}", f"{r['flops'] / 1e6:.0f}", str(r.get("train_clips", "?")),
+             str(r["epochs"]), f"{r['train_seconds']:.0f}", "?" if c is None else f"{c:.0f}",
+             f"{r.get('load_average', ['?'])[0]}", f"{r['test_acc']:.1%}", f"{r['within_pair_acc']:.1%}"]
+            for r, c in zip(record["runs"], cpu)]
+    commands = dict.fromkeys(r.get("command", record.get("command", "?")) for r in record["runs"])
     head = [f"device: {record.get('device', '?')} | torch {record.get('torch', '?')} | {record.get('date', '?')}",
-            f"command: {record.get('command', '?')} | {record.get('train_clips', '?')} training clips, "
-            f"{record.get('test_clips', '?')} test clips of 3x16x32x32", ""]
-    return "\n".join(head + _aligned(["model", "params", "MFLOPs/clip", "epochs", "train s", "load (1 min)",
-                                      "test acc", "within-pair"], rows))
+            f"command: {'; '.join(commands)} | {record.get('test_clips', '?')} test clips of 3x16x32x32", ""]
+    return "\n".join(head + _aligned(["model", "params", "MFLOPs/clip", "train clips", "epochs", "train s (wall)",
+                                      "train s (CPU)", "load (1 min)", "test acc", "within-pair"], rows))
