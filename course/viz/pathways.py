@@ -53,7 +53,7 @@ def plot_architecture_tradeoff(record: dict, *, ax=None, title: str = ""):
     if not isinstance(record, dict) or not isinstance(record.get("runs"), list) or not record["runs"]:
         raise ValueError("plot_architecture_tradeoff(record): expected a record with a non-empty 'runs' list")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 4.2))
+        _, ax = plt.subplots(figsize=(9, 4.8))
     runs = record["runs"]
     chapters = sorted({r.get("chapter", "?") for r in runs})
     colours = dict(zip(chapters, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
@@ -63,16 +63,22 @@ def plot_architecture_tradeoff(record: dict, *, ax=None, title: str = ""):
         ax.scatter([r["mflops_per_clip"] for r in sel], [100 * r["within_pair_acc"] for r in sel],
                    s=[20 + 200 * r["parameters"] / size for r in sel], color=colours[ch], alpha=0.75,
                    label=f"chapter {ch}")
-        for r in sel:
-            ax.annotate(r["model"], (r["mflops_per_clip"], 100 * r["within_pair_acc"]), fontsize=8,
-                        xytext=(4, 3), textcoords="offset points")
+    # Many models sit near 100%: stagger the labels (in order of cost) so neighbours don't print over each other.
+    offsets = [(5, 4), (5, -11), (5, 15), (5, -22), (5, 26)]
+    for i, r in enumerate(sorted(runs, key=lambda r: r["mflops_per_clip"])):
+        ax.annotate(r["model"], (r["mflops_per_clip"], 100 * r["within_pair_acc"]), fontsize=8,
+                    xytext=offsets[i % len(offsets)], textcoords="offset points")
     ax.axhline(50, color="grey", linestyle=":", label="chance (50%)")
     ax.axhline(90, color="grey", linestyle="--", linewidth=0.8, label="target (90%)")
     ax.set_xscale("log")
+    flops = [r["mflops_per_clip"] for r in runs]
+    ax.set_xlim(min(flops) / 1.3, max(flops) * 2.2)   # room for the labels of the costliest models
+    ax.set_ylim(top=112)
     ax.set_xlabel("MFLOPs per clip (log scale)", fontsize=9)
     ax.set_ylabel("within-pair accuracy (%)", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=8, loc="lower right", title="marker area ~ parameters", title_fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="marker area ~ parameters",
+              title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()
