@@ -162,3 +162,22 @@ def test_ch04_evaluate_accuracy_accepts_inference_mode():
             return evaluate(model, loader, no_grad=False)
 
     assert ch04.evaluate_accuracy(with_inference_mode).passed
+
+
+def test_model_checks_of_chapter06_guard_exit_and_endless_loops():
+    """ch06's case runner (also used by ch08, ch09, ch11, ch12) reports sys.exit and a loop past its limit."""
+    import sys
+    import time
+
+    from course.checks.ch06_frames_vs_time import _run_case
+
+    exited = _run_case("exits", lambda: sys.exit(3))
+    assert not exited.passed and "sys.exit(3)" in exited.message
+
+    def forever():
+        while True:
+            time.sleep(0.01)
+
+    hung = _run_case("loops", forever, time_limit=0.3)
+    assert not hung.passed and "did not return within 0.3 s" in hung.message
+    assert _run_case("passes", lambda: None).passed

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..viz.frames_vs_time import within_pair_accuracy as _within_pair_accuracy
-from .core import Case, CaseResult, CheckResult, _describe_error, check_function
+from .core import Case, CaseResult, CheckResult, check_function, run_guarded
 
 _PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 
@@ -76,12 +76,14 @@ def within_pair_accuracy(fn) -> CheckResult:
 # Exercise 4: a fusion model the learner builds and trains
 # ---------------------------------------------------------------------------------------------------------------------
 
-def _run_case(name: str, test, hint: str | None = None) -> CaseResult:
-    """Run ``test()`` -> None (pass) or a message (fail); a learner's exception becomes a failed case, never a crash."""
-    try:
-        problem = test()
-    except Exception as err:  # noqa: BLE001 — the learner's model may raise anything
-        return CaseResult(name, False, _describe_error(err), hint=hint, error=err)
+def _run_case(name: str, test, hint: str | None = None, *, time_limit: float = 60.0) -> CaseResult:
+    """Run ``test()`` -> None (pass) or a message (fail) inside the checks' guard (:func:`run_guarded`): a learner's
+    exception, ``sys.exit()`` or endless loop (``time_limit`` seconds; generous, as some cases evaluate a trained
+    model) becomes a failed case, never a crash or a hang."""
+    outcome = run_guarded(test, time_limit)
+    if not outcome.ok:
+        return CaseResult(name, False, outcome.message, hint=hint, error=outcome.error)
+    problem = outcome.value
     return CaseResult(name, problem is None, problem or "", hint=hint)
 
 

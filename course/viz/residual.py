@@ -54,9 +54,15 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]], *, ax=None, title:
         _, ax = plt.subplots(figsize=(6.5, 3.6))
     for label, values in series.items():
         ax.semilogy(np.arange(1, values.size + 1), values, marker="o", markersize=3, label=label)
-    ax.set_xlabel("conv layer (1 = nearest the input)", fontsize=10)
-    ax.set_ylabel("||dLoss/dW|| (log scale)", fontsize=10)
-    ax.set_title(title, fontsize=11)
+    return _label(ax, "conv layer (1 = nearest the input)", "||dLoss/dW|| (log scale)", title)
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str):
+    """The chapter's common finish: axis labels, title (if any), legend and grid at readable sizes."""
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
+    if title:
+        ax.set_title(title, fontsize=11)
     ax.tick_params(labelsize=9)
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
@@ -75,14 +81,7 @@ def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str, xlabel: str =
         ax.plot(np.arange(1, values.size + 1), values, marker="o", markersize=4, label=label)
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set_xlabel(xlabel, fontsize=10)
-    ax.set_ylabel(ylabel, fontsize=10)
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.tick_params(labelsize=9)
-    ax.legend(fontsize=9)
-    ax.grid(alpha=0.3)
-    return ax
+    return _label(ax, xlabel, ylabel, title)
 
 
 def plot_edge_effect(ratios: Mapping[str, Sequence[float]], *, ax=None,
@@ -96,13 +95,7 @@ def plot_edge_effect(ratios: Mapping[str, Sequence[float]], *, ax=None,
     for label, values in series.items():
         ax.plot(np.arange(values.size), values, marker="o", label=label)
     ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("frame t", fontsize=10)
-    ax.set_ylabel("3D output / 2D output", fontsize=10)
-    ax.set_title(title, fontsize=11)
-    ax.tick_params(labelsize=9)
-    ax.legend(fontsize=9)
-    ax.grid(alpha=0.3)
-    return ax
+    return _label(ax, "frame t", "3D output / 2D output", title)
 
 
 def shape_frames(dataset, *, frames_per_clip: int = 2, seed: int = 0):
