@@ -187,10 +187,19 @@ def test_video_clips_samplers_shapes_and_bad_input():
 
 
 def test_clip_level_split_shares_videos_between_sides():
-    videos = [torch.from_numpy(_square_video(64)) for _ in range(4)]
-    tr, ytr, va, yva = clip_level_split(videos, [0, 1, 0, 1], clip_len=16, val_fraction=0.5, seed=0)
-    assert len(tr) + len(va) == 16 and len(tr) == 8
-    assert all(c.shape[0] == 16 for c in tr + va) and sorted(ytr + yva) == [0] * 8 + [1] * 8
+    videos = [torch.full((64 + i, 4, 4, 3), i, dtype=torch.uint8) for i in range(4)]   # video i: every pixel = i
+    tr, ytr, va, yva = clip_level_split(videos, [0, 1, 0, 1], pieces=2, seed=0)
+    assert len(va) == 4 and len(tr) == 4 and yva == [0, 1, 0, 1] and ytr == [0, 1, 0, 1]
+    for i, (train_part, val_part) in enumerate(zip(tr, va)):   # each video on both sides, halves, nothing lost
+        assert int(train_part[0, 0, 0, 0]) == int(val_part[0, 0, 0, 0]) == i
+        assert train_part.shape[0] + val_part.shape[0] == 64 + i and abs(train_part.shape[0] - val_part.shape[0]) <= 1
+    tr3, _, va3, _ = clip_level_split(videos, [0, 1, 0, 1], pieces=3, seed=1)
+    assert len(va3) == 4 and len(tr3) == 8
+    assert [va3[i].shape[0] + tr3[2 * i].shape[0] + tr3[2 * i + 1].shape[0] for i in range(4)] == [64, 65, 66, 67]
+    with pytest.raises(ValueError, match="pieces"):
+        clip_level_split(videos, [0, 1, 0, 1], pieces=1)
+    with pytest.raises(ValueError, match="fewer than 4 frames"):
+        clip_level_split([torch.zeros(3, 4, 4, 3, dtype=torch.uint8)], [0])
 
 
 def test_recipe_config_bad_input():
@@ -240,7 +249,9 @@ def test_compare_samplings_rows(tiny_kth):
                              progress=False)
     assert [(r["training"], r["clips_per_video"]) for r in rows[:4]] == [("random", 1), ("random", 2),
                                                                           ("motion", 1), ("motion", 2)]
-    assert rows[-1]["split"].endswith("(leaky)") and all(0 <= r["accuracy"] <= 1 for r in rows)
+    assert [r["split"] for r in rows[-2:]] == ["halves of videos (leaky)"] * 2
+    assert [r["clips_per_video"] for r in rows[-2:]] == [1, 2] and rows[-1]["n"] == len(split.train) + len(split.val)
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
     assert "leaky" in format_sampling_table(rows)
     with pytest.raises(ValueError, match="samplings"):
         compare_samplings(split, samplings=("busy",))

@@ -243,25 +243,41 @@ class VideoClips(Dataset):
         return (out, self.labels[video], video) if self.with_ids else (out, self.labels[video])
 
 
-def clip_level_split(videos: Sequence[torch.Tensor], labels: Sequence[int], *, clip_len: int = 16, step: int = 1,
-                     val_fraction: float = 0.5, seed: int = 0) -> tuple[list, list, list, list]:
-    """The *leaky* split: cut every video into non-overlapping clips and share the clips out at random.
+def clip_level_split(videos: Sequence[torch.Tensor], labels: Sequence[int], *, pieces: int = 2,
+                     seed: int = 0) -> tuple[list, list, list, list]:
+    """The *leaky* split: cut every video into ``pieces`` consecutive parts in time; one part of each video, chosen
+    at random, goes to validation, the other parts to training.
 
-    Clips of the same video — the same person, clothes and background, often seconds apart — land on both sides.
-    Returns (train clips, train labels, val clips, val labels); each clip is a uint8 tensor (span, H, W, C) that
-    :class:`VideoClips` can treat as a short video. Do not do this in a real project; the chapter measures why.
+    Every validation part has training parts of the *same video* beside it — the same person, clothes, background and
+    speed, seconds apart — so a model can recognise the video instead of the action. Each validation part is scored
+    as one video, exactly like the videos of a person split, so the two numbers are on the same footing.
+
+    ``videos``: uint8 tensors (T, H, W, C), T >= 2 * pieces; ``labels``: one int per video. Returns (train parts,
+    train labels, val parts, val labels): uint8 tensors (T // pieces or one more frame, H, W, C) that
+    :class:`VideoClips` treats as short videos; ``len(val parts) == len(videos)``. Do not do this in a real project;
+    the chapter measures why.
     """
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"clip_level_split(val_fraction): expected a number in (0, 1), got {val_fraction!r}")
+    if isinstance(pieces, bool) or not isinstance(pieces, numbers.Integral) or pieces < 2:
+        raise ValueError(f"clip_level_split(pieces): expected an int >= 2, got {pieces!r}")
     if len(videos) != len(labels) or not videos:
         raise ValueError("clip_level_split(labels): expected one label per video and at least one video")
-    span = (clip_len - 1) * step + 1
-    pieces = [(v[s:s + span], int(label)) for v, label in zip(videos, labels) for s in range(0, v.shape[0] - span + 1, span)]
-    order = np.random.default_rng(seed).permutation(len(pieces))
-    cut = int(round(len(pieces) * (1 - val_fraction)))
-    train = [pieces[i] for i in order[:cut]]
-    val = [pieces[i] for i in order[cut:]]
-    return [p for p, _ in train], [y for _, y in train], [p for p, _ in val], [y for _, y in val]
+    short = [i for i, v in enumerate(videos) if v.shape[0] < 2 * pieces]
+    if short:
+        raise ValueError(f"clip_level_split(videos): videos {short[:5]} have fewer than {2 * pieces} frames "
+                         f"(pieces={pieces} needs at least 2 frames per piece)")
+    rng = np.random.default_rng(seed)
+    train, train_labels, val, val_labels = [], [], [], []
+    for video, label in zip(videos, labels):
+        parts = torch.tensor_split(video, pieces, dim=0)
+        held_out = int(rng.integers(pieces))
+        for i, part in enumerate(parts):
+            if i == held_out:
+                val.append(part)
+                val_labels.append(int(label))
+            else:
+                train.append(part)
+                train_labels.append(int(label))
+    return train, train_labels, val, val_labels
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -458,8 +474,10 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
 
     For each sampler: train on ``split.train`` for ``config.epochs`` epochs (no epoch selection, so no row is tuned on
     the numbers it reports), then video accuracy on ``split.val`` with one clip per video and with
-    ``config.eval_clips`` clips averaged. With ``leaky=True`` one more row: the recipe's sampler on a *clip-level*
-    random split of the training + validation videos (:func:`clip_level_split`) — what a leaky split reports.
+    ``config.eval_clips`` clips averaged. With ``leaky=True`` two more rows: the recipe's sampler trained on a *clip-level* split
+    of the training + validation videos (:func:`clip_level_split`: one half of every video in validation, the other
+    half in training; same clips per epoch) and scored per held-out half with 1 and ``eval_clips`` clips — what a
+    leaky split reports.
     Each row: ``training``, ``evaluation``, ``split``, ``clips_per_video``, ``accuracy``, ``n``, ``ci_low``,
     ``ci_high``, ``train_seconds``.
     """
@@ -493,18 +511,19 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
     if leaky:
         all_videos = list(videos["train"]) + list(videos["val"])
         all_labels = labels["train"] + labels["val"]
-        span = (config.clip_len - 1) * config.step + 1
-        tr, ytr, va, yva = clip_level_split(all_videos, all_labels, clip_len=config.clip_len, step=config.step,
-                                            val_fraction=len(videos["val"]) / len(all_videos), seed=config.seed)
+        tr, ytr, va, yva = clip_level_split(all_videos, all_labels, pieces=2, seed=config.seed)
         budget = config.train_clips * len(videos["train"])  # as many training clips per epoch as the other rows
-        if len(tr) > budget:
-            keep = np.random.default_rng(config.seed).choice(len(tr), budget, replace=False)
-            tr, ytr = [tr[i] for i in keep], [ytr[i] for i in keep]
-        cfg = RecipeConfig(**{**asdict(config), "train_clips": max(1, budget // len(tr))})
+        rng = np.random.default_rng(config.seed)
+        # one draw per listed part and epoch: every part budget // len(tr) times, a few once more -> exactly `budget`
+        listed = list(range(len(tr))) * (budget // len(tr))
+        listed += rng.choice(len(tr), budget % len(tr), replace=False).tolist()
+        tr, ytr = [tr[i] for i in listed], [ytr[i] for i in listed]
+        cfg = RecipeConfig(**{**asdict(config), "train_clips": 1})
         trained = train_model(tr, ytr, len(split.classes), cfg, progress=progress, device=device)
-        out = evaluate_videos(trained["model"], eval_loader(va, yva, cfg, clips=1), progress=False)
-        rows.append(row(config.sampling, f"{config.sampling} ({span}-frame pieces)", "clips at random (leaky)", 1, out,
-                        trained["train_seconds"]))
+        for clips in sorted({1, config.eval_clips}):
+            out = evaluate_videos(trained["model"], eval_loader(va, yva, cfg, clips=clips), progress=False)
+            rows.append(row(config.sampling, config.sampling, "halves of videos (leaky)", clips, out,
+                            trained["train_seconds"]))
     return rows
 
 
