@@ -63,11 +63,6 @@ def plot_architecture_tradeoff(record: dict, *, ax=None, title: str = ""):
         ax.scatter([r["mflops_per_clip"] for r in sel], [100 * r["within_pair_acc"] for r in sel],
                    s=[20 + 200 * r["parameters"] / size for r in sel], color=colours[ch], alpha=0.75,
                    label=f"chapter {ch}")
-    # Many models sit near 100%: stagger the labels (in order of cost) so neighbours don't print over each other.
-    offsets = [(5, 4), (5, -11), (5, 15), (5, -22), (5, 26)]
-    for i, r in enumerate(sorted(runs, key=lambda r: r["mflops_per_clip"])):
-        ax.annotate(r["model"], (r["mflops_per_clip"], 100 * r["within_pair_acc"]), fontsize=8,
-                    xytext=offsets[i % len(offsets)], textcoords="offset points")
     ax.axhline(50, color="grey", linestyle=":", label="chance (50%)")
     ax.axhline(90, color="grey", linestyle="--", linewidth=0.8, label="target (90%)")
     ax.set_xscale("log")
@@ -82,4 +77,31 @@ def plot_architecture_tradeoff(record: dict, *, ax=None, title: str = ""):
     if title:
         ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()
+    _place_labels(ax, [(r["model"], r["mflops_per_clip"], 100 * r["within_pair_acc"]) for r in runs])
     return ax.figure
+
+
+def _place_labels(ax, points, fontsize: int = 8) -> None:
+    """Label each (text, x, y) point at the first nearby offset where the label overlaps no earlier label and stays
+    inside the axes. Many models sit near 100%, so fixed offsets would print neighbours over each other."""
+    from matplotlib.text import Text
+
+    candidates = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 15), (5, -22), (-5, 15), (-5, -22), (5, 26), (5, -33),
+                  (-5, 26), (-5, -33), (5, 37), (5, -44)]
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed = []
+    for text, x, y in sorted(points, key=lambda p: (-p[2], p[1])):
+        label = None
+        for dx, dy in candidates:
+            if label is not None:
+                label.remove()
+            label = ax.annotate(text, (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords="offset points",
+                                ha="left" if dx > 0 else "right", va="center",
+                                arrowprops=dict(arrowstyle="-", color="grey", lw=0.5) if abs(dy) > 12 else None)
+            label.update_positions(renderer)
+            box = Text.get_window_extent(label, renderer)   # the text alone, not its leader line
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in placed):
+                break
+        placed.append(Text.get_window_extent(label, renderer))
