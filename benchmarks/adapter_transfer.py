@@ -9,6 +9,7 @@ of the parameters and the test accuracy of each, and saves the table atomically,
 Target (issue 11): adapters with <= 5% trainable parameters within 3 points of full fine-tuning and above the probe.
 
     python benchmarks/adapter_transfer.py
+    python benchmarks/adapter_transfer.py --eval-split val --reduction 8 --no-save   # choose settings on validation
     python benchmarks/adapter_transfer.py --train-clips 400 --pretrain-epochs 2 --epochs 2 --no-save   # a quick look
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from course.timing import limited_threads
 from course.train.architectures import moving_shapes_split
 from course.train.recorded import save_record
-from course.train.transfer import format_transfer_table, run_transfer_study
+from course.train.transfer import ADAPTER_REDUCTION, format_transfer_table, run_transfer_study
 
 
 def check_target(record: dict) -> str:
@@ -46,7 +47,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--pretrain-epochs", type=int, default=6)
     parser.add_argument("--target-clips", type=int, default=200, help="labelled clips of the new classes")
     parser.add_argument("--epochs", type=int, default=8, help="epochs of adaptation")
-    parser.add_argument("--reduction", type=int, default=8, help="adapter bottleneck: channels // reduction")
+    parser.add_argument("--reduction", type=int, default=ADAPTER_REDUCTION,
+                        help="adapter bottleneck: channels // reduction (default chosen on --eval-split val)")
+    parser.add_argument("--eval-split", choices=("test", "val"), default="test",
+                        help="measure on MovingShapes' test clips (the recorded table) or its validation clips "
+                             "(to choose settings; never choose on test)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--results-dir", default=None)
@@ -54,15 +59,19 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     with limited_threads(args.threads):
-        train, test = moving_shapes_split("train", args.train_clips), moving_shapes_split("test", args.test_clips)
+        train = moving_shapes_split("train", args.train_clips)
+        test = moving_shapes_split(args.eval_split, args.test_clips)
         record = run_transfer_study(train, test, pretrain_epochs=args.pretrain_epochs, target_clips=args.target_clips,
                                     epochs=args.epochs, reduction=args.reduction)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     record.update({"command": "python benchmarks/adapter_transfer.py " + " ".join(map(shlex.quote, argv)),
+                   "eval_split": args.eval_split, "reduction": args.reduction,
                    "device": f"CPU ({platform.machine()}, {os.cpu_count()} logical cores)", "threads": args.threads,
                    "torch": torch.__version__, "date": datetime.date.today().isoformat(),
                    "total_seconds": time.perf_counter() - start, "load_average": [round(v, 2) for v in load]})
     print(format_transfer_table(record))
+    print(f"(accuracies on MovingShapes' {args.eval_split} clips of the target classes; adapter reduction "
+          f"{args.reduction})")
     print(check_target(record))
     print(f"whole run {record['total_seconds']:.0f} s on {args.threads} threads; load average at the end {load[0]:.1f}")
     if not args.no_save:
