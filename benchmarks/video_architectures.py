@@ -7,7 +7,8 @@ train seconds (wall and CPU), test accuracy and within-pair accuracy (telling a 
 chance is 50%). The table is saved atomically, with this command, to ``course/results/video_architectures.json``,
 which chapters 10 and 11 display.
 
-Targets (issue 11): every temporal model >= 90% within-pair accuracy; R(2+1)D-small at least as accurate as
+Targets (issue 11): every temporal model of the issue's list (not the single-pathway parts, which are ablations)
+>= 90% within-pair accuracy; R(2+1)D-small at least as accurate as
 R3D-small with no more parameters; the whole script <= 10 min on 2 cores (of an otherwise idle machine: the script
 prints the load average, and CPU seconds next to wall seconds).
 
@@ -38,9 +39,16 @@ def check_targets(record: dict) -> list[str]:
     """One line per target of the issue: met or missed, with the measured numbers."""
     runs = {r["model"]: r for r in record["runs"]}
     lines = []
-    temporal = [r for r in record["runs"] if r.get("temporal")]
+    # The target is on the models of the issue's list; the single-pathway parts ("two_stream/motion", ...) are
+    # ablations of a model, trained alone only to measure what each part contributes, and are reported beside it.
+    temporal = [r for r in record["runs"] if r.get("temporal") and "/" not in r["model"]]
     weak = [f"{r['model']} {r['within_pair_acc']:.1%}" for r in temporal if not r["within_pair_acc"] >= 0.9]
     lines.append(f"every temporal model >= 90% within pair: {'met' if not weak else 'MISSED: ' + ', '.join(weak)}")
+    parts = [r for r in record["runs"] if r.get("temporal") and "/" in r["model"]]
+    if parts:
+        weak_parts = [f"{r['model']} {r['within_pair_acc']:.1%}" for r in parts if not r["within_pair_acc"] >= 0.9]
+        lines.append("(single-pathway parts, not held to the target: "
+                     + (", ".join(weak_parts) + " below 90%)" if weak_parts else "all >= 90%)"))
     if "r3d_small" in runs and "r2plus1d_small" in runs:
         r3d, r21 = runs["r3d_small"], runs["r2plus1d_small"]
         ok = r21["test_acc"] >= r3d["test_acc"] and r21["parameters"] <= r3d["parameters"]
