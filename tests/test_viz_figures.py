@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 MIN_POINTS = 8.0
-LAST_CHAPTER = 9              # modules of chapters up to this one must all be in FIGURES (see the test at the end)
+LAST_CHAPTER = 14             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
 DISPLAY_WIDTH_INCHES = 10.0   # about what a JupyterLab notebook column shows at 100 dpi before it shrinks a figure
 
 
@@ -335,6 +335,329 @@ def _costs_plot_costs():
                      xlabel="milliseconds per call", title="conv3d", log=True)
 
 
+# chapters 10-14 ------------------------------------------------------------------------------------------------------
+
+def _moving_clip(t=16, size=32):
+    """A (3, T, size, size) float clip in [0, 1]: a coloured square sliding right over a grey background."""
+    clip = np.full((3, t, size, size), 0.3, dtype=np.float32)
+    for f in range(t):
+        x = 2 + f
+        clip[:, f, 10:18, x:x + 8] = np.array([0.9, 0.6, 0.1], dtype=np.float32)[:, None, None]
+    return clip
+
+
+def _recorded(name):
+    from course.train import recorded_runs
+
+    record = recorded_runs(name)   # course/results/<name>.json, what the notebooks show
+    assert record is not None, f"course/results/{name}.json is missing"
+    return record
+
+
+def _residual_gradient_norms():
+    from course.viz import residual
+
+    layers = np.arange(33)
+    residual.plot_gradient_norms({"plain (33 convs)": 1e-7 * 2.0 ** layers / 1e3,
+                                  "residual (33 convs)": 1e-2 * 1.05 ** layers})
+
+
+def _residual_runs_pair():
+    """As chapter 10 draws them: training loss and validation accuracy side by side (the notebook's figure size)."""
+    from course.viz import residual
+
+    runs = {"inflated from 2D pretraining": {"train_loss": [1.9, 1.2, 0.8, 0.5, 0.4],
+                                             "val_acc": [0.4, 0.6, 0.8, 0.9, 0.93]},
+            "same network from scratch": {"train_loss": [2.2, 1.9, 1.5, 1.1, 0.9],
+                                          "val_acc": [0.15, 0.3, 0.5, 0.6, 0.7]}}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    residual.plot_runs({k: h["train_loss"] for k, h in runs.items()}, ylabel="training loss", ax=axes[0],
+                       title="Training loss, same budget")
+    residual.plot_runs({k: h["val_acc"] for k, h in runs.items()}, ylabel="validation accuracy", chance=0.1,
+                       ax=axes[1], title="Validation accuracy, same budget")
+    fig.tight_layout()
+
+
+def _residual_runs():
+    from course.viz import residual
+
+    residual.plot_runs({name: [0.2, 0.5, 0.7, 0.8, 0.85, 0.9, 0.92] for name in ("R3D-small", "MC3-small",
+                                                                                  "R(2+1)D-small")},
+                       ylabel="validation accuracy", chance=0.1, title="three small ResNets")
+
+
+def _residual_edge_effect():
+    from course.viz import residual
+
+    residual.plot_edge_effect({"time_padding='zeros'": [0.67, 1, 1, 1, 1, 1, 1, 0.67],
+                               "time_padding='replicate'": [1.0] * 8})
+
+
+def _nonlocal_plot_query_attention():
+    from course.viz import nonlocal_attention
+
+    weights = np.random.default_rng(0).random((8, 16, 16))
+    nonlocal_attention.plot_query_attention(_moving_clip(), weights / weights.sum(), (3, 5, 7),
+                                            title="a 'move_right' clip: attention of one position")
+
+
+def _nonlocal_explorer():
+    import torch
+
+    from course.models import NonLocalBlock
+    from course.viz import nonlocal_attention
+
+    clip = torch.from_numpy(_moving_clip())
+    torch.manual_seed(0)
+    nonlocal_attention.nonlocal_attention_explorer(NonLocalBlock(3, mode="gaussian"), clip,
+                                                   torch.nn.functional.avg_pool3d(clip[None], 2) * 8)
+
+
+def _pathways_frames_and_differences():
+    from course.viz import pathways
+
+    pathways.plot_frames_and_differences(_moving_clip(), frames=(0, 5, 10, 14))
+
+
+def _pathways_architecture_tradeoff():
+    from course.viz import pathways
+
+    pathways.plot_architecture_tradeoff(_recorded("video_architectures"),
+                                        title="recorded: within-pair accuracy vs cost")
+
+
+def _small_transformer():
+    """The architecture of the shipped chapter 12 checkpoint, with random weights."""
+    import torch
+
+    from course.models.transformer import VideoTransformer
+
+    torch.manual_seed(0)
+    return VideoTransformer(10, input_size=(16, 32, 32), tubelet=(4, 8, 8), dim=64, depth=3, heads=4,
+                            attention="divided", pooling="mean", stem_channels=8).eval()
+
+
+def _transformer_tubelets():
+    from course.viz import transformer
+
+    transformer.plot_tubelets(_moving_clip(), (2, 8, 8), frames=6)
+
+
+def _transformer_attention_maps():
+    import torch
+
+    from course.viz import transformer
+
+    model = _small_transformer()
+    transformer.plot_attention_maps(model, torch.from_numpy(_moving_clip()), frames=range(0, model.grid[0], 2))
+
+
+def _transformer_attention_explorer():
+    import torch
+
+    from course.viz import transformer
+
+    transformer.attention_explorer(_small_transformer(), torch.from_numpy(_moving_clip()))
+
+
+def _transformer_tube_masking():
+    from course.viz import transformer
+
+    transformer.plot_tube_masking(_moving_clip(), (2, 8, 8), ratio=0.9, seed=0)
+
+
+def _transformer_attention_scaling():
+    from course.models.transformer import attention_cost
+    from course.viz import transformer
+
+    rows = []
+    for frames in (4, 8, 16, 32):
+        row = {"frames": frames}
+        for layout in ("joint", "divided"):
+            cost = attention_cost(frames, size=64, tubelet=(1, 8, 8), dim=64, depth=4, heads=4, attention=layout)
+            row.update({f"{layout}_flops": cost["flops"], f"{layout}_attention_flops": cost["attention_flops"]})
+        rows.append(row)
+    transformer.plot_attention_scaling(rows)
+
+
+def _diagnostics_lr_range_test():
+    from course.train import LRRangeTest
+    from course.viz import diagnostics
+
+    lrs = np.logspace(-5, 1, 150)
+    loss = 2.3 - 1.8 / (1 + np.exp(-(np.log10(lrs) + 3) * 3)) + np.where(lrs > 0.3, 30 * (lrs - 0.3), 0)
+    diagnostics.plot_lr_range_test(LRRangeTest(lrs=lrs, losses=loss + 0.05 * np.sin(np.arange(150)), smoothed=loss,
+                                               suggested_lr=1.1e-3, min_loss_lr=2.4e-1, diverged=True))
+
+
+def _diagnostics_runs_summary():
+    from course.viz import diagnostics
+
+    names = ["none", "L2 in Adam (wd 1e-2)", "AdamW decoupled (wd 1.0)", "L1 penalty (1e-4)", "dropout 0.5",
+             "early stopping (patience 5)", "label smoothing 0.2", "augmentation (shift)"]
+    rows = [{"name": n, "n": 5, "val_acc_mean": 0.7 + 0.01 * k, "val_acc_std": 0.02, "gap_mean": 0.3 - 0.02 * k,
+             "gap_std": 0.01} for k, n in enumerate(names)]
+    diagnostics.plot_runs_summary(rows)
+
+
+def _diagnostics_random_search():
+    from course.viz import diagnostics
+
+    rng = np.random.default_rng(0)
+    diagnostics.plot_random_search(10 ** rng.uniform(-4, -1, 12), 10 ** rng.uniform(-4, 0.5, 12), rng.random(12))
+
+
+def _diagnostics_weight_histograms():
+    from course.viz import diagnostics
+
+    rng = np.random.default_rng(0)
+    diagnostics.plot_weight_histograms({"none": rng.normal(0, 0.1, (256, 64)),
+                                        "L1 penalty": rng.laplace(0, 0.01, (256, 64))})
+
+
+def _diagnostics_reliability_diagram():
+    import torch
+
+    from course.train import reliability_bins
+    from course.viz import diagnostics
+
+    g = torch.Generator().manual_seed(0)
+    logits, labels = 4 * torch.randn(300, 10, generator=g), torch.randint(0, 10, (300,), generator=g)
+    diagnostics.plot_reliability_diagram({"before": reliability_bins(torch.softmax(logits, 1), labels),
+                                          "after (T = 1.83)": reliability_bins(torch.softmax(logits / 1.83, 1),
+                                                                               labels)})
+
+
+def _diagnostics_curves_pair():
+    """As chapter 13 draws them: two metrics of the same runs side by side (the notebook's figure size)."""
+    from course.viz import diagnostics
+
+    history = lambda a: [{"epoch": e, "train_loss": 2 / (e * a), "val_acc": 0.5 + 0.04 * e * a, "lr": 0.01 / e}
+                         for e in range(1, 11)]
+    runs = {"tiny (4 hidden units)": history(0.5), "large (256 hidden units)": history(1.0)}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
+    diagnostics.plot_curves(runs, "train_loss", axes[0], title="training loss")
+    diagnostics.plot_curves(runs, "val_acc", axes[1], title="validation accuracy")
+
+
+def _explain_maps(t=16, size=32):
+    rng = np.random.default_rng(0)
+    return {name: rng.random((t, size, size)) for name in ("saliency C3D", "Grad-CAM C3D", "saliency 1-frame")}
+
+
+def _explain_profiles(t=16):
+    rng = np.random.default_rng(1)
+    return {"C3D occlusion": rng.random(t) - 0.3, "single-frame occlusion": 0.1 * rng.random(t)}
+
+
+def _explain_strip():
+    from course.viz import explain
+
+    explain.plot_explanation_strip(_moving_clip(), _explain_maps(), every=2)
+
+
+def _explain_frame_importance():
+    from course.viz import explain
+
+    explain.plot_frame_importance(_explain_profiles(), shade=(8, 16),
+                                  title="|change of the twin margin| when a frame is blanked (60 clips)")
+
+
+def _explain_scrubber():
+    from course.viz import explain
+
+    explain.explanation_scrubber(_moving_clip(), _explain_maps(), _explain_profiles(),
+                                 title="drag the slider: frames, maps and importance per frame")
+
+
+def _real_video(t=100, h=60, w=80):
+    """uint8 (T, H, W, 3): a dark figure walking right over a light background."""
+    video = np.full((t, h, w, 3), 200, dtype=np.uint8)
+    for f in range(t):
+        x = (f * 60) // t
+        video[f, 20:50, x:x + 10] = 40
+    return video
+
+
+def _real_videos_contact_sheet():
+    from course.viz import real_videos
+
+    real_videos.contact_sheet(_real_video(), num_frames=12, fps=25, title="person01_walking_d1_uncomp.avi")
+
+
+def _real_videos_motion_energy():
+    from course.viz import real_videos
+
+    energy = np.abs(np.sin(np.arange(99) / 9)) * 0.02
+    real_videos.plot_motion_energy(energy, fps=25, threshold=0.004,
+                                   clips={"3 random clips (naive)": np.arange(16)[None] + np.array([[0], [40], [80]]),
+                                          "3 most active clips": np.arange(16)[None] + np.array([[5], [30], [60]])},
+                                   title="motion energy of person01_walking_d1_uncomp.avi")
+
+
+def _real_videos_active_fractions():
+    from course.viz import real_videos
+
+    rng = np.random.default_rng(0)
+    real_videos.plot_active_fractions({"walking": list(rng.random(16)), "running": list(rng.random(16) * 0.5)})
+
+
+def _real_videos_sampling_table():
+    """Every row of the recorded KTH sampling comparisons (what chapter 14 shows in full mode: all samplings and the
+    leaky split)."""
+    from course.viz import real_videos
+
+    rows = [row for name in ("random", "segments", "motion", "leaky")
+            for run in _recorded(f"real_video_kth_samplings_{name}")["runs"] for row in run["rows"]]
+    real_videos.plot_sampling_table(rows, title="KTH look-alike, validation persons")
+
+
+def _real_videos_show_failures():
+    from course.viz import real_videos
+
+    result = {"y_true": [0, 1, 1, 0], "y_pred": [1, 1, 0, 1], "classes": ["walking", "running"],
+              "paths": [f"/data/kth/person{k:02d}_walking_d{k}_uncomp.avi" for k in range(4)]}
+    real_videos.show_failures(result, [_real_video(40, 32, 32) for _ in range(4)])
+
+
+def _upload_plot_predictions():
+    from course.viz import upload
+
+    upload.plot_predictions(np.array([0.05, 0.4, 0.1, 0.3, 0.15]), ["boxing", "handclapping", "handwaving", "running",
+                                                                    "walking"], top_k=5)
+
+
+def _upload_widget():
+    """The figures the upload widget draws for a small uploaded video (its ``handle``, as the upload event calls it),
+    with the cache in a temporary folder."""
+    import os
+    import tempfile
+
+    from course.data import write_video
+    from course.data.shape_videos import shape_video_frames
+    from course.train.real_video import RecipeConfig, build_model
+    from course.viz import upload
+
+    import torch
+
+    config = RecipeConfig(decode_size=(32, 32), crop=(32, 32), step=1, eval_clips=2)
+    torch.manual_seed(0)
+    model = build_model(2, config)
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("COURSE_DATA")
+        os.environ["COURSE_DATA"] = os.path.join(tmp, "cache")
+        try:
+            path = write_video(os.path.join(tmp, "mine.mp4"),
+                               shape_video_frames("fast", idle_before=10, idle_after=10, size=32), 25)
+            widget = upload.upload_widget(model, ["walking", "running"], config=config)
+            assert widget.handle("mine.mp4", path.read_bytes()) is not None, widget.status.value
+        finally:
+            if old is None:
+                os.environ.pop("COURSE_DATA")
+            else:
+                os.environ["COURSE_DATA"] = old
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -376,6 +699,40 @@ FIGURES = {
     "c3d.plot_filter_frames": _c3d_filter_frames,
     "c3d.animate_filters": _c3d_animate_filters,
     "c3d.plot_clip_strip": _c3d_clip_strip,
+    # chapter 10
+    "residual.plot_gradient_norms": _residual_gradient_norms,
+    "residual.plot_runs (one axes)": _residual_runs,
+    "residual.plot_runs (two panels, as in the notebook)": _residual_runs_pair,
+    "residual.plot_edge_effect": _residual_edge_effect,
+    # chapter 11
+    "nonlocal_attention.plot_query_attention": _nonlocal_plot_query_attention,
+    "nonlocal_attention.nonlocal_attention_explorer": _nonlocal_explorer,
+    "pathways.plot_frames_and_differences": _pathways_frames_and_differences,
+    "pathways.plot_architecture_tradeoff (recorded)": _pathways_architecture_tradeoff,
+    # chapter 12
+    "transformer.plot_tubelets": _transformer_tubelets,
+    "transformer.plot_attention_maps": _transformer_attention_maps,
+    "transformer.attention_explorer": _transformer_attention_explorer,
+    "transformer.plot_tube_masking": _transformer_tube_masking,
+    "transformer.plot_attention_scaling": _transformer_attention_scaling,
+    # chapter 13
+    "diagnostics.plot_lr_range_test": _diagnostics_lr_range_test,
+    "diagnostics.plot_runs_summary": _diagnostics_runs_summary,
+    "diagnostics.plot_random_search": _diagnostics_random_search,
+    "diagnostics.plot_weight_histograms": _diagnostics_weight_histograms,
+    "diagnostics.plot_reliability_diagram": _diagnostics_reliability_diagram,
+    "diagnostics.plot_curves (two panels, as in the notebook)": _diagnostics_curves_pair,
+    "explain.plot_explanation_strip": _explain_strip,
+    "explain.plot_frame_importance": _explain_frame_importance,
+    "explain.explanation_scrubber": _explain_scrubber,
+    # chapter 14
+    "real_videos.contact_sheet": _real_videos_contact_sheet,
+    "real_videos.plot_motion_energy": _real_videos_motion_energy,
+    "real_videos.plot_active_fractions": _real_videos_active_fractions,
+    "real_videos.plot_sampling_table (recorded KTH rows)": _real_videos_sampling_table,
+    "real_videos.show_failures": _real_videos_show_failures,
+    "upload.plot_predictions": _upload_plot_predictions,
+    "upload.upload_widget (the figures of an upload)": _upload_widget,
 }
 
 
@@ -422,10 +779,10 @@ def _chapters(module) -> list[int]:
     return [int(n) for n in re.findall(r"\b(\d\d)\b", first_line.split(":")[0])]
 
 
-def test_every_viz_module_of_chapters_00_09_has_a_row():
-    """Modules of chapters 00-09 (their docstring's first line says "Chapter NN" / "Chapters NN-MM") must be in
-    FIGURES. Chapters 10 and later were written at the same time as this test: their authors add rows and raise
-    ``LAST_CHAPTER``."""
+def test_every_viz_module_has_a_row():
+    """Every ``course.viz`` module of chapters 00 to ``LAST_CHAPTER`` (its docstring's first line says "Chapter NN" /
+    "Chapters NN-MM") must be in FIGURES, and every module must name its chapter. A module for a later chapter: add
+    its rows and raise ``LAST_CHAPTER``."""
     import importlib
     import pkgutil
 

@@ -52,7 +52,7 @@ def plot_runs_summary(rows: Sequence[dict], keys: Sequence[str] = ("val_acc", "g
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_xlabel("accuracy / gap")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: bars reach any corner
     return ax
 
 

@@ -112,7 +112,8 @@ def explanation_scrubber(clip, maps: Mapping, profiles: Mapping | None = None, *
     def render(f: int) -> bytes:
         if f not in cache:
             n = 1 + len(maps) + (profiles is not None)
-            fig, axes = plt.subplots(1, n, figsize=(2.2 * n + (1.6 if profiles else 0), 2.4), layout="constrained",
+            fig, axes = plt.subplots(1, n, figsize=(1.55 * (1 + len(maps)) + (3.4 if profiles else 0), 2.4),
+                                     layout="constrained",
                                      width_ratios=[1] * (1 + len(maps)) + ([2.2] if profiles else []))
             axes[0].imshow(_frame(x, f), cmap="gray" if x.shape[0] == 1 else None)
             axes[0].set_title(f"frame {f}", fontsize=9)

@@ -57,7 +57,7 @@ def plot_query_attention(clip, weights, query, *, frames=None, axes=None, title:
         raise ValueError(f"plot_query_attention: the clip's {t} frames are not a multiple of the grid's {tg}")
     frames = sorted({int(round(v)) for v in np.linspace(0, tg - 1, min(tg, 8))}) if frames is None else list(frames)
     if axes is None:
-        fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames) + 0.6, 2.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(frames), figsize=(1.15 * len(frames) + 0.8, 1.85), squeeze=False)
         axes = axes[0]
     fig = axes[0].figure
     vmax = max(w.max(), 1e-12)

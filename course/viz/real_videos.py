@@ -57,7 +57,7 @@ def plot_motion_energy(energy, *, fps: float | None = None, threshold: float | N
     if energy.ndim != 1 or energy.size == 0:
         raise ValueError(f"plot_motion_energy(energy): expected a 1-D array (T - 1,), got shape {energy.shape}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 2.6), layout="constrained")
+        _, ax = plt.subplots(figsize=(8.8, 2.6), layout="constrained")
     t = np.arange(1, energy.size + 1) / (fps or 1)
     ax.plot(t, energy, color="0.2", lw=1.2, label="motion energy")
     if threshold is not None:
@@ -72,7 +72,7 @@ def plot_motion_energy(energy, *, fps: float | None = None, threshold: float | N
     ax.set_ylabel("mean |frame difference|")
     if title:
         ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: the curve reaches every corner
     return ax
 
 
@@ -96,12 +96,13 @@ def plot_active_fractions(fractions: dict[str, Sequence[float]], *, clip_len: in
 def plot_sampling_table(rows: Sequence[dict], *, title: str = "", ax=None):
     """Bars of video accuracy (with 95% Wilson intervals) for the rows of ``compare_samplings``. Returns the axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     if not rows or not all({"training", "accuracy", "ci_low", "ci_high", "clips_per_video", "split"} <= set(r)
                            for r in rows):
         raise ValueError("plot_sampling_table(rows): expected the list of dicts compare_samplings returns")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 3.0), layout="constrained")
+        _, ax = plt.subplots(figsize=(max(7.5, 0.8 * len(rows) + 3.6), 3.0), layout="constrained")
     names = [f"{r['training']}\n{r['clips_per_video']} clip{'s' if r['clips_per_video'] > 1 else ''}"
              + ("\nleaky split" if "leaky" in r["split"] else "") for r in rows]
     acc = np.array([r["accuracy"] for r in rows])
@@ -114,7 +115,10 @@ def plot_sampling_table(rows: Sequence[dict], *, title: str = "", ax=None):
     ax.set_xlabel("training sampler / evaluation clips per video")
     ax.tick_params(axis="x", labelsize=8)
     ax.set_title(title or "same model, same budget: where the clips come from", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    handles, _ = ax.get_legend_handles_labels()
+    if "tab:red" in colours:
+        handles.append(Patch(color="tab:red", label="the same, leaky split"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: bars go anywhere
     return ax
 
 

@@ -4,6 +4,7 @@ and frames), VideoMAE-style tube masking, and the cost of attention as clips get
 from __future__ import annotations
 
 import numbers
+import textwrap
 
 import numpy as np
 
@@ -85,7 +86,8 @@ def plot_attention_maps(model, clip, *, layers=None, frames=None, title: str = "
             if c == 0:
                 ax.set_ylabel(f"layer {layer}", fontsize=9)
     query = "class token" if model.pooling == "cls" else "mean of the queries"
-    fig.suptitle(title or f"{model.attention} attention: where the {query} looks (brighter = more)", fontsize=10)
+    title = title or f"{model.attention} attention: where the {query} looks (brighter = more)"
+    fig.suptitle(textwrap.fill(title, int(13 * fig.get_figwidth())), fontsize=10)   # ~13 characters of 10 pt per inch
     fig.tight_layout()
     return fig
 
@@ -235,7 +237,7 @@ def plot_attention_scaling(rows, *, ax=None):
     twin.set_ylim(0, 1.05)
     lines, labels = ax.get_legend_handles_labels()
     more, more_labels = twin.get_legend_handles_labels()
-    ax.legend(lines + more, labels + more_labels, fontsize=8, loc="upper left")
+    twin.legend(lines + more, labels + more_labels, fontsize=8, loc="upper left")   # on the twin: drawn over its line
     ax.set_title("one forward pass: joint vs divided space-time attention", fontsize=10)
     return ax
 

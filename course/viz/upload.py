@@ -75,7 +75,7 @@ def plot_predictions(probs, classes: Sequence[str], *, top_k: int = 5, ax=None):
         raise ValueError(f"plot_predictions(top_k): expected a positive int, got {top_k!r}")
     order = np.argsort(-probs)[:top_k][::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 0.45 * len(order) + 0.9), layout="constrained")
+        _, ax = plt.subplots(figsize=(6.0, 0.45 * len(order) + 0.9), layout="constrained")
     ax.barh([classes[i] for i in order], probs[order], color="tab:blue", label="mean softmax over clips")
     for y, i in enumerate(order):
         ax.text(min(probs[i] + 0.02, 0.85), y, f"{probs[i]:.0%}", va="center", fontsize=9)
@@ -83,7 +83,7 @@ def plot_predictions(probs, classes: Sequence[str], *, top_k: int = 5, ax=None):
     ax.set_xlabel("probability")
     ax.set_ylabel("class")
     ax.set_title(f"top-{len(order)} predictions", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: never over a bar or its label
     return ax
 
 
