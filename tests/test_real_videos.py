@@ -15,8 +15,8 @@ from course.data.motion import (active_clip_fraction, clip_motion, motion_clip_i
                                 spread_clip_indices)
 from course.data.shape_videos import shape_video_frames, write_shape_videos
 from course.train.real_video import (RecipeConfig, VideoClips, VideoSplit, clip_level_split, compare_samplings,
-                                 find_kth_videos, format_report, format_sampling_table, kth_person, record_result,
-                                 run_recipe, wilson_interval)
+                                     find_kth_videos, format_report, format_sampling_table, kth_person,
+                                     leak_comparison, record_result, run_recipe, wilson_interval)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(decode_size=(32, 32), crop=(32, 32), step=1, epochs=2, train_clips=2, eval_clips=2, batch_size=8)
@@ -253,6 +253,14 @@ def test_compare_samplings_rows(tiny_kth):
     assert [r["clips_per_video"] for r in rows[-2:]] == [1, 2] and rows[-1]["n"] == len(split.train) + len(split.val)
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
     assert "leaky" in format_sampling_table(rows)
+    pairs = leak_comparison(rows)
+    motion = {(r["clips_per_video"], "leaky" in r["split"]): r["accuracy"] for r in rows if r["training"] == "motion"}
+    assert [p["clips_per_video"] for p in pairs] == [1, 2]
+    for p in pairs:
+        assert p["person_split"] == motion[(p["clips_per_video"], False)]
+        assert p["leaky"] == motion[(p["clips_per_video"], True)]
+        assert p["difference"] == p["leaky"] - p["person_split"]
+    assert leak_comparison(rows[:4]) == []
     with pytest.raises(ValueError, match="samplings"):
         compare_samplings(split, samplings=("busy",))
 

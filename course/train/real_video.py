@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["wilson_interval", "VideoSplit", "find_kth_videos", "kth_person", "decode_videos", "VideoClips",
            "RecipeConfig", "run_recipe", "format_report", "record_result", "SAMPLINGS", "build_model",
-           "clip_level_split", "train_model", "compare_samplings", "format_sampling_table", "recorded_sampling_rows",
-           "train_loader", "eval_loader"]
+           "clip_level_split", "leak_comparison", "train_model", "compare_samplings", "format_sampling_table",
+           "recorded_sampling_rows", "train_loader", "eval_loader"]
 
 #: Clip samplers of :class:`VideoClips`: the naive default, TSN segments over the whole video, motion-guided clips.
 SAMPLINGS = ("random", "segments", "motion")
@@ -542,6 +542,21 @@ def recorded_sampling_rows(name: str = "real_video_kth", *, directory=None) -> t
     order = {s: i for i, s in enumerate(SAMPLINGS)}
     rows.sort(key=lambda r: ("leaky" in r["split"], order.get(r["training"], 99), r["clips_per_video"]))
     return rows, records
+
+
+def leak_comparison(rows: Sequence[dict]) -> list[dict]:
+    """Pair each leaky row of :func:`compare_samplings` with the person-split row of the same sampler and number of
+    evaluation clips -> ``[{"sampling", "clips_per_video", "person_split", "leaky", "difference"}, ...]``
+    (accuracies as fractions; ``difference`` = leaky - person split; empty when there is no leaky row)."""
+    official = {(r["training"], r["clips_per_video"]): r for r in rows if "leaky" not in r["split"]}
+    pairs = []
+    for r in rows:
+        match = official.get((r["training"], r["clips_per_video"]))
+        if "leaky" in r["split"] and match is not None:
+            pairs.append({"sampling": r["training"], "clips_per_video": r["clips_per_video"],
+                          "person_split": match["accuracy"], "leaky": r["accuracy"],
+                          "difference": r["accuracy"] - match["accuracy"]})
+    return pairs
 
 
 def format_sampling_table(rows: Sequence[dict]) -> str:
