@@ -73,6 +73,7 @@ def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str, xlabel: str =
               ax=None, title: str = ""):
     """Learning curves of several runs on one axes (x = 1, 2, ...); an optional dashed chance line. Returns the axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     series = _check_mapping(runs, "plot_runs(runs)")
     if ax is None:
@@ -81,6 +82,7 @@ def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str, xlabel: str =
         ax.plot(np.arange(1, values.size + 1), values, marker="o", markersize=4, label=label)
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
     return _label(ax, xlabel, ylabel, title)
 
 
