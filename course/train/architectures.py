@@ -154,7 +154,7 @@ def measure_architectures(names: Sequence[str] | None = None, *, train_clips: in
         train, test = moving_shapes_split("train", train_clips), moving_shapes_split("test", test_clips)
         runs = []
         for name in tqdm(names, desc="models", disable=not progress):
-            runs.append(train_and_measure(name, train, test, epochs=epochs))
+            runs.append(train_and_measure(name, train, test, epochs=epochs, progress=progress))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {"command": command, "device": f"CPU ({platform.machine()}, {os.cpu_count()} logical cores)",
             "threads": threads, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
