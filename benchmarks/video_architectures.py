@@ -94,6 +94,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--test-clips", type=int, default=None, help="default 400 (--quick: 100)")
     parser.add_argument("--epochs", type=int, default=None, help="default 6 (--quick: 3)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="seed of every model's initialisation and batch order "
+                        "(the data stay the same); e.g. --models r3d_small r2plus1d_small --seed 1 --no-save")
     parser.add_argument("--quick", action="store_true", help=f"a small version: {QUICK}")
     parser.add_argument("--no-save", action="store_true", help="print only; do not write course/results/ (--quick "
                         "saves only with --results-dir, so it never replaces the full record)")
@@ -111,7 +113,7 @@ def main(argv=None) -> dict:
             setattr(args, key, defaults[key])
     start = time.perf_counter()
     record = measure_architectures(args.models, train_clips=args.train_clips, test_clips=args.test_clips,
-                                   epochs=args.epochs, threads=args.threads, progress=True,
+                                   seed=args.seed, epochs=args.epochs, threads=args.threads, progress=True,
                                    command="python benchmarks/video_architectures.py " + " ".join(map(shlex.quote, argv)))
     record["total_seconds"] = time.perf_counter() - start
     print(format_architecture_table(record))

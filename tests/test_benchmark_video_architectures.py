@@ -66,3 +66,7 @@ def test_bad_arguments():
         measure_architectures(["vgg"])
     with pytest.raises(ValueError, match="threads"):
         measure_architectures(["c3d_small"], threads=0)
+    with pytest.raises(ValueError, match="seed"):
+        measure_architectures(["c3d_small"], seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        measure_architectures(["c3d_small"], seed=True)

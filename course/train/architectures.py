@@ -132,8 +132,10 @@ def train_and_measure(name: str, train: TensorDataset, test: TensorDataset, *, e
 
 
 def measure_architectures(names: Sequence[str] | None = None, *, train_clips: int = 1200, test_clips: int = 400,
-                          epochs: int = 6, threads: int = 2, command: str = "", progress: bool = True) -> dict:
-    """Train and measure each model of ``names`` (default: all of :data:`SMALL_MODELS`) on the same clips.
+                          epochs: int = 6, threads: int = 2, command: str = "", progress: bool = True,
+                          seed: int = 0) -> dict:
+    """Train and measure each model of ``names`` (default: all of :data:`SMALL_MODELS`) on the same clips; ``seed``
+    sets every model's initialisation and batch order (the clips do not change).
 
     Returns a record ``{"command", "device", "date", "torch", "threads", "load_average", "runs": [...]}`` (one run dict
     per model, see :func:`train_and_measure`), ready for :func:`course.train.recorded.save_record`.
@@ -149,15 +151,17 @@ def measure_architectures(names: Sequence[str] | None = None, *, train_clips: in
     for arg, value in (("train_clips", train_clips), ("test_clips", test_clips), ("threads", threads)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"measure_architectures({arg}={value!r}): expected a positive int")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"measure_architectures(seed={seed!r}): expected a non-negative int")
     start = time.perf_counter()
     with limited_threads(threads):
         train, test = moving_shapes_split("train", train_clips), moving_shapes_split("test", test_clips)
         runs = []
         for name in tqdm(names, desc="models", disable=not progress):
-            runs.append(train_and_measure(name, train, test, epochs=epochs, progress=progress))
+            runs.append(train_and_measure(name, train, test, epochs=epochs, progress=progress, seed=seed))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {"command": command, "device": f"CPU ({platform.machine()}, {os.cpu_count()} logical cores)",
-            "threads": threads, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+            "threads": threads, "seed": seed, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
             "total_seconds": time.perf_counter() - start, "load_average": [round(v, 2) for v in load], "runs": runs}
 
 
