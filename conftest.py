@@ -6,6 +6,7 @@ exercises. Kernels inherit this process's environment, so the variables set here
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 
 # The test command sets COURSE_QUICK=1; set it here too so `pytest` alone never starts a full-length run.
@@ -27,6 +28,12 @@ def pytest_runtest_logreport(report):
     path = report.nodeid.split("::", 1)[0]
     if path.endswith(".ipynb"):  # an nbval cell: add its setup/call/teardown time to its notebook
         NOTEBOOK_SECONDS[path] += report.duration
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Close the figures a test drew (pyplot keeps them open, and hundreds of tests draw some)."""
+    if not item.nodeid.split("::", 1)[0].endswith(".ipynb") and "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

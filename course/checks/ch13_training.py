@@ -41,7 +41,7 @@ def _l1_value(fn, kind: str, seed: int):
     if not value.requires_grad:
         raise ValueError("the penalty has no gradient: build it from the parameters with torch operations "
                          "(no .item(), no .detach(), no NumPy)")
-    return float(value)
+    return float(value.detach())
 
 
 def l1_penalty(fn) -> CheckResult:
