@@ -89,6 +89,14 @@ def jupyterlab(tmp_path):
         log.close()
 
 
+def _open_notebook(page, base: str, token: str, path: str) -> None:
+    """Open ``path`` (relative to the lab root) in JupyterLab and wait until its notebook panel and commands exist."""
+    page.goto(f"{base}/lab/tree/{path}?token={token}", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('runmenu:run-all')",
+                           timeout=120_000)
+
+
 def test_welcome_widget_renders_and_responds_in_jupyterlab(jupyterlab, request, tmp_path):
     chromium = _require_browser()
     from playwright.sync_api import sync_playwright
@@ -99,10 +107,7 @@ def test_welcome_widget_renders_and_responds_in_jupyterlab(jupyterlab, request, 
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/lab/tree/notebooks/00_welcome.ipynb?token={token}", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('runmenu:run-all')",
-                                   timeout=120_000)
+            _open_notebook(page, base, token, "notebooks/00_welcome.ipynb")
             try:  # JupyterLab may ask which kernel to start; accept the notebook's own (Python 3)
                 page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click(timeout=15_000)
             except Exception:  # noqa: BLE001 — no dialog: the kernel started by itself
@@ -187,11 +192,7 @@ def test_upload_widget_predicts_an_uploaded_video_in_jupyterlab(jupyterlab, requ
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{base}/lab/tree/{notebook.relative_to(ROOT).as_posix()}?token={token}", timeout=120_000)
-                page.wait_for_selector(".jp-Notebook", timeout=120_000)
-                page.wait_for_function(
-                    "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('runmenu:run-all')",
-                    timeout=120_000)
+                _open_notebook(page, base, token, notebook.relative_to(ROOT).as_posix())
                 button = page.locator(".jupyter-widgets button:has-text('upload a video')").first
                 dialog = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
                 idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
