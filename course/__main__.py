@@ -1,4 +1,5 @@
-"""Command line: ``python -m course doctor`` | ``make-exercises [--check]`` | ``strip-outputs [FILES]``."""
+"""Command line: ``python -m course doctor`` | ``make-exercises [--check]`` | ``strip-outputs [FILES]`` |
+``predict VIDEO [VIDEO ...] [--model MODEL.onnx] [--json]`` (onnxruntime, no PyTorch: chapter 15)."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("--root", type=Path, default=None, help="repository root (default: this checkout)")
     st = sub.add_parser("strip-outputs", help="remove outputs from notebooks before committing")
     st.add_argument("files", nargs="*")
+    from .deploy.predict import add_arguments
+
+    add_arguments(sub.add_parser("predict", help="classify video files with an exported ONNX model (no PyTorch)"))
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import doctor
@@ -62,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if doctor().ok else 1
     if args.command == "make-exercises":
         return _make_exercises(args)
+    if args.command == "predict":
+        from .deploy.predict import run
+
+        return run(args)
     return _strip_outputs(args)
 
 

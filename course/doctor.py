@@ -19,6 +19,8 @@ REQUIRED = [
     ("ipywidgets", "ipywidgets", "8.0", "interactive widgets"),
     ("sklearn", "scikit-learn", "1.3", "datasets and metrics"),
     ("tqdm", "tqdm", "4.66", "progress bars"),
+    ("onnx", "onnx", "1.16", "chapter 15 (export)"),
+    ("onnxruntime", "onnxruntime", "1.18", "chapter 15 (inference without PyTorch, python -m course predict)"),
 ]
 
 
