@@ -46,7 +46,7 @@ def test_clips_equal_the_recipe_evaluation_clips(sampling):
     config = RecipeConfig(decode_size=(48, 64), crop=(40, 56), clip_len=16, step=2, sampling=sampling, eval_clips=3)
     videos = [torch.from_numpy(_video(60, seed=s)) for s in range(2)]
     loader = eval_loader(videos, [0, 1], config)
-    transform = loader.dataset.transform
+    transform = getattr(loader.dataset, "dataset", loader.dataset).transform   # the dataset may be wrapped (flips)
     spec = ClipSpec.from_recipe(dataclasses.asdict(config), ["walking", "running"], mean=transform.mean,
                                 std=transform.std)
     expected = torch.cat([clips for clips, _, _ in loader]).numpy()

@@ -10,4 +10,5 @@ are installed.
 from __future__ import annotations
 
 from .clip_spec import SAMPLINGS, ClipSpec  # noqa: F401
+from .monitor import STATISTICS, DriftMonitor, clip_statistics, confidence_statistics  # noqa: F401
 from .predict import DEFAULT_MODEL, DeployedModel, PredictError, decode_frames, load_model, predict_video, softmax  # noqa: F401,E501

@@ -130,10 +130,11 @@ class ClipSpec:
 
     # ---- serialisation ------------------------------------------------------------------------------------------
     @classmethod
-    def from_recipe(cls, config: dict, classes, *, mean, std, flip_average: bool = False) -> "ClipSpec":
+    def from_recipe(cls, config: dict, classes, *, mean, std, flip_average: bool | None = None) -> "ClipSpec":
         """The spec of a model trained by chapter 14's recipe: ``config`` is ``dataclasses.asdict(RecipeConfig)``
-        (keys ``clip_len``, ``step``, ``sampling``, ``eval_clips``, ``decode_size``, ``crop``), evaluated the way
-        :func:`course.train.real_video.eval_loader` does (its ``"random"`` sampling evaluates spread clips)."""
+        (keys ``clip_len``, ``step``, ``sampling``, ``eval_clips``, ``decode_size``, ``crop``, optionally
+        ``eval_flip``), evaluated the way :func:`course.train.real_video.eval_loader` does (its ``"random"`` sampling
+        evaluates spread clips). ``flip_average=None`` follows ``config["eval_flip"]`` (False when absent)."""
         if not isinstance(config, dict):
             raise TypeError(f"ClipSpec.from_recipe(config): expected dataclasses.asdict(RecipeConfig), got "
                             f"{type(config).__name__}")
@@ -141,6 +142,8 @@ class ClipSpec:
         if missing:
             raise ValueError(f"ClipSpec.from_recipe(config): missing keys {missing}")
         sampling = {"random": "spread"}.get(config["sampling"], config["sampling"])
+        if flip_average is None:
+            flip_average = bool(config.get("eval_flip", False))
         return cls(tuple(classes), clip_len=config["clip_len"], step=config["step"], sampling=sampling,
                    num_clips=config["eval_clips"], decode_size=tuple(config["decode_size"]), crop=tuple(config["crop"]),
                    mean=tuple(mean), std=tuple(std), flip_average=flip_average)
