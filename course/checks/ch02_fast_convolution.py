@@ -5,7 +5,7 @@ import numpy as np
 
 from ..numpy_nn import conv2d, conv2d_backward
 from ..numpy_nn import im2col as _im2col
-from .core import Case, CheckResult, check_function
+from .core import Case, CaseResult, CheckResult, check_function
 
 
 def _data(seed: int, n=2, c=3, h=6, w=5, f=4, kh=3, kw=2):
@@ -83,7 +83,10 @@ def gradient_check(fn) -> CheckResult:
     correct = check_function(fn, [Case((lambda d, x, w: conv2d_backward(d, x, w), x, w), name="a correct backward",
                                        expected=None)],
                              title="gradient_check (correct backward)", compare_fn=within(True), report=False)
-    broken = check_function(fn, [Case((_broken_backward, x, w), name="a backward that forgets to flip the kernel",
-                                      expected=None)],
-                            title="gradient_check (broken backward)", compare_fn=within(False), report=False)
-    return CheckResult("gradient_check", correct.cases + broken.cases).report()
+    broken_case = Case((_broken_backward, x, w), name="a backward that forgets to flip the kernel", expected=None)
+    if correct.stopped:   # the first call ran out of time: do not wait for a second one
+        broken = [CaseResult(broken_case.name, False, "not run: the case above did not finish")]
+    else:
+        broken = check_function(fn, [broken_case], title="gradient_check (broken backward)",
+                                compare_fn=within(False), report=False).cases
+    return CheckResult("gradient_check", correct.cases + broken).report()

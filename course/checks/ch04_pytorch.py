@@ -11,7 +11,7 @@ import numpy as np
 from ..numpy_nn.cnn import load_digits_split, make_digits_cnn
 from ..train.metrics import accuracy
 from ..train.schedules import warmup_cosine_factor
-from .core import Case, CheckResult, check_function, compare
+from .core import Case, CheckResult, check_function, compare, compare_float
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -40,14 +40,7 @@ def accuracy_from_logits(fn) -> CheckResult:
 
 def _compare_float(got, expected) -> str | None:
     """The learner must return a Python float (``.item()``), not a tensor or an int, with the expected value."""
-    import torch
-
-    if isinstance(got, torch.Tensor):
-        return (f"returned a tensor ({got.dtype}, shape {tuple(got.shape)}); return a Python float: "
-                f"call .item() on the mean")
-    if not isinstance(got, float):
-        return f"expected a Python float, got {type(got).__name__} {got!r}"
-    return compare(got, float(expected), rtol=1e-9)
+    return compare_float(got, expected, rtol=1e-9, atol=1e-8)
 
 
 # --------------------------------------------------------------------------------------------------------------------

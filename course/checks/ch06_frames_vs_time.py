@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..viz.frames_vs_time import within_pair_accuracy as _within_pair_accuracy
-from .core import Case, CaseResult, CheckResult, check_function, run_guarded
+from .core import Case, CaseResult, CaseRunner, CheckResult, check_function
 
 _PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 
@@ -79,18 +79,16 @@ def within_pair_accuracy(fn) -> CheckResult:
 def _run_case(name: str, test, hint: str | None = None, *, time_limit: float = 60.0) -> CaseResult:
     """Run ``test()`` -> None (pass) or a message (fail) inside the checks' guard (:func:`run_guarded`): a learner's
     exception, ``sys.exit()`` or endless loop (``time_limit`` seconds; generous, as some cases evaluate a trained
-    model) becomes a failed case, never a crash or a hang."""
-    outcome = run_guarded(test, time_limit)
-    if not outcome.ok:
-        return CaseResult(name, False, outcome.message, hint=hint, error=outcome.error)
-    problem = outcome.value
-    return CaseResult(name, problem is None, problem or "", hint=hint)
+    model) becomes a failed case, never a crash or a hang. A check of several cases uses one :class:`CaseRunner`
+    instead, which also skips the cases after one that ran out of time."""
+    return CaseRunner(time_limit)(name, test, hint)
 
 
 def module_cases(build, build_args: tuple, inputs, *, num_classes: int, time_dim: int, state: dict, shape_hint: str,
-                 order_hint: str) -> list[CaseResult]:
-    """Three cases for a model the learner builds: ``build(*build_args)`` returns an ``nn.Module``; on ``inputs`` it
-    gives logits (N, num_classes); reversing ``inputs`` along ``time_dim`` changes them. The built model is left in
+                 order_hint: str, run: CaseRunner) -> list[CaseResult]:
+    """Four cases for a model the learner builds: ``build(*build_args)`` returns an ``nn.Module``; on ``inputs`` it
+    gives finite logits (N, num_classes); in eval mode the same input gives the same logits twice (no dropout left on,
+    no random numbers); reversing ``inputs`` along ``time_dim`` changes them. The built model is left in
     ``state["model"]`` for further cases."""
     import torch
 
@@ -109,14 +107,31 @@ def module_cases(build, build_args: tuple, inputs, *, num_classes: int, time_dim
             return "no model to test (see the first case)"
         with torch.no_grad():
             out = state["model"](inputs)
+        if not isinstance(out, torch.Tensor):
+            return f"expected a tensor of logits, got {type(out).__name__}"
         if tuple(out.shape) != expected:
             return f"expected logits of shape {expected}, got {tuple(out.shape)}"
+        if not torch.isfinite(out).all():
+            return (f"{int((~torch.isfinite(out)).sum())} of {out.numel()} logits are NaN or infinite: check for a "
+                    f"division by zero, a log of 0, or an uninitialised tensor (torch.empty)")
         state["out"] = out
         return None
 
-    def order():
+    def deterministic():
         if "out" not in state:
-            return "no output of the right shape to test (see the previous case)"
+            return "no finite output of the right shape to test (see the previous case)"
+        with torch.no_grad():
+            again = state["model"](inputs)
+        if not torch.allclose(state["out"], again, rtol=1e-6, atol=1e-6):
+            return ("the same input twice gave different logits in eval mode: something random is left in the "
+                    "forward pass — dropout that ignores eval mode (F.dropout(x, p) defaults to training=True: use "
+                    "nn.Dropout, or pass training=self.training), or torch.rand/randn")
+        state["deterministic"] = True
+        return None
+
+    def order():
+        if "deterministic" not in state:
+            return "no deterministic output to test (see the previous case)"
         with torch.no_grad():
             reversed_out = state["model"](inputs.flip(time_dim))
         return ("the output for the reversed input is the same: the model is blind to order"
@@ -124,15 +139,17 @@ def module_cases(build, build_args: tuple, inputs, *, num_classes: int, time_dim
 
     args = ", ".join(map(str, build_args))
     return [
-        _run_case(f"build({args}) returns an nn.Module", builds, hint="return the model, e.g. an nn.Sequential"),
-        _run_case(f"input {tuple(inputs.shape)} -> logits {expected}", shape, hint=shape_hint),
-        _run_case("sees the order (reversing the input in time changes the output)", order, hint=order_hint),
+        run(f"build({args}) returns an nn.Module", builds, hint="return the model, e.g. an nn.Sequential"),
+        run(f"input {tuple(inputs.shape)} -> finite logits {expected}", shape, hint=shape_hint),
+        run("deterministic in eval mode (the same input twice gives the same logits)", deterministic),
+        run("sees the order (reversing the input in time changes the output)", order, hint=order_hint),
     ]
 
 
 def fusion_model(build, *, num_classes: int = 10, num_frames: int = 16) -> CheckResult:
-    """Check ``build(num_classes, num_frames) -> nn.Module``: clips (N, 3, T, 32, 32) -> logits (N, num_classes),
-    and the output changes when the clip is played backwards (the model sees frame order)."""
+    """Check ``build(num_classes, num_frames) -> nn.Module``: clips (N, 3, T, 32, 32) -> finite logits
+    (N, num_classes), the same for the same clip in eval mode, and different when the clip is played backwards (the
+    model sees frame order)."""
     import torch
 
     state: dict = {}
@@ -144,13 +161,14 @@ def fusion_model(build, *, num_classes: int = 10, num_frames: int = 16) -> Check
         n = sum(p.numel() for p in state["model"].parameters() if p.requires_grad)
         return None if 0 < n <= 2_000_000 else f"expected 1 to 2,000,000 trainable parameters (CPU-sized), got {n:,}"
 
+    run = CaseRunner()
     cases = module_cases(
-        build, (num_classes, num_frames), clips, num_classes=num_classes, time_dim=2, state=state,
+        build, (num_classes, num_frames), clips, num_classes=num_classes, time_dim=2, state=state, run=run,
         shape_hint="nn.Flatten(1, 2) stacks frames as channels: (N, 3, T, H, W) -> (N, 3T, H, W); end with global "
                    "pooling, nn.Flatten() and nn.Linear(..., num_classes)",
         order_hint="averaging or max-pooling per-frame features over time is order-blind; mix the frames in order, "
                    "e.g. as the channels of the first convolution")
-    cases.append(_run_case("CPU-sized: at most 2 million trainable parameters", size))
+    cases.append(run("CPU-sized: at most 2 million trainable parameters", size))
     return CheckResult("fusion model", cases).report()
 
 
@@ -187,12 +205,13 @@ def trained_video_model(model, history, test_set, *, min_within_pair: float | No
         return None if w > min_within_pair else (f"within-pair accuracy {w:.1%}, expected > {min_within_pair:.0%} "
                                                   "(chance is 50%)")
 
-    cases = [_run_case("the training loss went down", loss_down, hint="pass the History that train_one_cycle returned")]
+    run = CaseRunner()
+    cases = [run("the training loss went down", loss_down, hint="pass the History that train_one_cycle returned")]
     if min_accuracy is not None:
-        cases.append(_run_case(f"test accuracy above {min_accuracy:.0%} (chance: 10%)", accuracy,
-                               hint="train for more epochs or on more clips"))
+        cases.append(run(f"test accuracy above {min_accuracy:.0%} (chance: 10%)", accuracy,
+                         hint="train for more epochs or on more clips"))
     if min_within_pair is not None and min_accuracy is not None:
-        cases.append(_run_case(f"within-pair accuracy > {min_within_pair:.0%}: it tells the twins apart", within,
-                               hint="an order-blind model stays near 50% here; train longer, or check your model "
-                                    "sees frame order"))
+        cases.append(run(f"within-pair accuracy > {min_within_pair:.0%}: it tells the twins apart", within,
+                         hint="an order-blind model stays near 50% here; train longer, or check your model "
+                              "sees frame order"))
     return CheckResult(title, cases).report()

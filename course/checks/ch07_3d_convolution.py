@@ -128,8 +128,9 @@ def _torch_conv_flops(c_in, c_out, kernel, out_size):
 
 
 def conv_flops(fn) -> CheckResult:
-    """Check ``fn(c_in, c_out, kernel, out_size) -> FLOPs`` of one conv (no bias, batch 1) as torch's flop counter
-    counts them (a multiply and an add = 2 FLOPs); ``kernel`` and ``out_size`` are 2- or 3-tuples."""
+    """Check ``fn(c_in, c_out, kernel, out_size) -> FLOPs`` (an int, compared exactly) of one conv (no bias, batch 1)
+    as torch's flop counter counts them (a multiply and an add = 2 FLOPs); ``kernel`` and ``out_size`` are 2- or
+    3-tuples."""
     cases = [
         Case((1, 1, (3, 3), (1, 1)), name="one 3x3 window, one channel"),
         Case((3, 64, (3, 3), (112, 112)), name="2D conv on one 112x112 frame"),
@@ -137,5 +138,5 @@ def conv_flops(fn) -> CheckResult:
         Case((64, 128, (3, 3, 3), (8, 28, 28)), name="a deeper 3D layer"),
         Case((16, 8, (1, 3, 3), (4, 10, 10)), name="a 1x3x3 (spatial-only) 3D kernel"),
     ]
-    return check_function(fn, cases, title="conv_flops", reference=_torch_conv_flops,
+    return check_function(fn, cases, title="conv_flops", reference=_torch_conv_flops, compare_fn=compare_ints,
                           hint="FLOPs = 2 * c_out * (output positions) * c_in * (kernel volume)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..viz.c3d import filter_frames as _filter_frames
-from .core import Case, CheckResult, check_function, compare_ints
+from .core import Case, CaseRunner, CheckResult, check_function, compare_ints
 
 
 def _meta_pool_shape(shape, kernel, stride, padding):
@@ -64,7 +64,8 @@ def _reference_num_parameters(num_classes, in_channels=3):
 
 
 def c3d_num_parameters(fn) -> CheckResult:
-    """Check ``fn(num_classes, in_channels=3) -> int``: parameters of the paper's C3D, computed by hand."""
+    """Check ``fn(num_classes, in_channels=3) -> int``: parameters of the paper's C3D, computed by hand (exactly: a
+    count is an int, and one parameter off is wrong)."""
     cases = [
         Case((101,), name="a 101-class head, as for UCF101: 78,409,573"),
         Case((51,), name="HMDB51", hint="only fc8 depends on the number of classes: 4096 weights + 1 bias each"),
@@ -73,6 +74,7 @@ def c3d_num_parameters(fn) -> CheckResult:
         Case((487,), {"in_channels": 3}, name="the paper's Sports-1M model (487 classes): 79,991,015"),
     ]
     return check_function(fn, cases, title="c3d_num_parameters", reference=_reference_num_parameters,
+                          compare_fn=compare_ints,
                           hint="a Conv3d has C_in*C_out*3*3*3 weights + C_out biases; a Linear in*out + out")
 
 
@@ -116,8 +118,6 @@ def shuffle_frames(fn) -> CheckResult:
     """Check ``fn(clips, generator) -> clips`` (N, C, T, H, W): each clip's T frames in a random order of its own."""
     import torch
 
-    from .ch06_frames_vs_time import _run_case
-
     clips = torch.rand(6, 3, 16, 4, 4, generator=torch.Generator().manual_seed(80))
     original = clips.clone()
     state: dict = {}
@@ -153,16 +153,17 @@ def shuffle_frames(fn) -> CheckResult:
         orders = {tuple(_frame_order(state["out"][n], original[n]) or ()) for n in range(len(clips))}
         return None if len(orders) > 1 else "every clip got the same permutation"
 
+    run = CaseRunner()
     cases = [
-        _run_case("returns a tensor of the same shape and dtype", runs),
-        _run_case("each clip keeps exactly its own frames (a permutation)", permutation,
-                  hint="index the time axis: clips[n, :, order] with order = torch.randperm(T, generator=generator)"),
-        _run_case("the order of the frames changes", changed),
-        _run_case("each clip gets its own random order", independent, hint="draw one torch.randperm per clip"),
-        _run_case("the input is not modified in place",
-                  lambda: ("no result to test (see the first case)" if "out" not in state
-                           else None if torch.equal(clips, original) else "the input clips were changed"),
-                  hint="work on a copy: torch.empty_like / clone, or build the result with indexing"),
+        run("returns a tensor of the same shape and dtype", runs),
+        run("each clip keeps exactly its own frames (a permutation)", permutation,
+            hint="index the time axis: clips[n, :, order] with order = torch.randperm(T, generator=generator)"),
+        run("the order of the frames changes", changed),
+        run("each clip gets its own random order", independent, hint="draw one torch.randperm per clip"),
+        run("the input is not modified in place",
+            lambda: ("no result to test (see the first case)" if "out" not in state
+                     else None if torch.equal(clips, original) else "the input clips were changed"),
+            hint="work on a copy: torch.empty_like / clone, or build the result with indexing"),
     ]
     return CheckResult("shuffle_frames", cases).report()
 
@@ -177,7 +178,7 @@ def frame_shuffle_test(model, test_set, shuffle_fn, *, min_within_pair: float = 
 
     from ..train import evaluate
     from ..viz.frames_vs_time import within_pair_accuracy
-    from .ch06_frames_vs_time import _PAIRS, _run_case
+    from .ch06_frames_vs_time import _PAIRS
 
     state: dict = {}
 
@@ -198,11 +199,12 @@ def frame_shuffle_test(model, test_set, shuffle_fn, *, min_within_pair: float = 
         return None if w < max_shuffled else (f"within-pair accuracy on shuffled clips {w:.1%}, expected < "
                                               f"{max_shuffled:.0%} (near chance): are the frames really shuffled?")
 
+    run = CaseRunner()
     cases = [
-        _run_case(f"frames in order: within-pair accuracy > {min_within_pair:.0%}", ordered,
-                  hint="train the model longer (or on more clips) first"),
-        _run_case(f"frames shuffled: within-pair accuracy falls below {max_shuffled:.0%} (chance is 50%)", shuffled,
-                  hint="check your shuffle_frames"),
+        run(f"frames in order: within-pair accuracy > {min_within_pair:.0%}", ordered,
+            hint="train the model longer (or on more clips) first"),
+        run(f"frames shuffled: within-pair accuracy falls below {max_shuffled:.0%} (chance is 50%)", shuffled,
+            hint="check your shuffle_frames"),
     ]
     return CheckResult("frame-shuffle test", cases).report()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Case, CheckResult, check_function
+from .core import Case, CaseRunner, CheckResult, check_function
 
 
 def _random_step(rng, n, d, hidden, gates, *, cell_state=False):
@@ -189,10 +189,11 @@ def gru_cell(fn) -> CheckResult:
 
 def sequence_classifier(build, *, feature_size: int = 128, hidden_size: int = 64, num_classes: int = 10) -> CheckResult:
     """Check ``build(feature_size, hidden_size, num_classes) -> nn.Module``: frame features (N, T, feature_size) ->
-    logits (N, num_classes) that change when the sequence is reversed."""
+    finite logits (N, num_classes), the same for the same input in eval mode, that change when the sequence is
+    reversed."""
     import torch
 
-    from .ch06_frames_vs_time import _run_case, module_cases
+    from .ch06_frames_vs_time import module_cases
 
     state: dict = {}
     features = torch.randn(3, 16, feature_size, generator=torch.Generator().manual_seed(90))
@@ -203,12 +204,14 @@ def sequence_classifier(build, *, feature_size: int = 128, hidden_size: int = 64
         return None if any(isinstance(m, (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)) for m in state["model"].modules()) \
             else "expected an nn.LSTM (or nn.GRU / nn.RNN) inside the model"
 
+    run = CaseRunner()
     cases = module_cases(
         build, (feature_size, hidden_size, num_classes), features, num_classes=num_classes, time_dim=1, state=state,
+        run=run,
         shape_hint="nn.LSTM(feature_size, hidden_size, batch_first=True), then nn.Linear(hidden_size, num_classes) on "
                    "the last time step: states[:, -1]",
         order_hint="classify the LSTM's last state, not an average over time")
-    cases.append(_run_case("has a recurrent layer", uses_lstm))
+    cases.append(run("has a recurrent layer", uses_lstm))
     return CheckResult("sequence classifier", cases).report()
 
 

@@ -1,7 +1,7 @@
 """Checks for chapter 11 (attention, fusion and adapters). References are the course's own modules."""
 from __future__ import annotations
 
-from .core import Case, CheckResult, check_function
+from .core import Case, CaseRunner, CheckResult, check_function, compare_float
 
 
 def _clips(seed: int, shape):
@@ -79,7 +79,6 @@ def adapter_module(build, *, channels: int = 16, reduction: int = 4) -> CheckRes
     built, a bottleneck of C // reduction channels, and it learns (one SGD step changes its output)."""
     import torch
 
-    from .ch06_frames_vs_time import _run_case
 
     state: dict = {}
     x = _clips(8, (2, channels, 3, 4, 4)) - 0.5
@@ -134,13 +133,14 @@ def adapter_module(build, *, channels: int = 16, reduction: int = 4) -> CheckRes
                     "gradient reaches their weights (only the biases learn) — zero only the up-projection")
         return None
 
+    run = CaseRunner()
     cases = [
-        _run_case(f"build({channels}, {reduction}) returns an nn.Module", builds),
-        _run_case("exactly the identity when built (output == input, bit for bit)", identity,
-                  hint="return x + up(relu(down(x))) and set up.weight and up.bias to zero (nn.init.zeros_)"),
-        _run_case("a bottleneck: a 1x1x1 convolution down to channels // reduction", bottleneck,
-                  hint="nn.Conv3d(channels, channels // reduction, 1)"),
-        _run_case("learns: two SGD steps change its output and its down-projection", learns),
+        run(f"build({channels}, {reduction}) returns an nn.Module", builds),
+        run("exactly the identity when built (output == input, bit for bit)", identity,
+            hint="return x + up(relu(down(x))) and set up.weight and up.bias to zero (nn.init.zeros_)"),
+        run("a bottleneck: a 1x1x1 convolution down to channels // reduction", bottleneck,
+            hint="nn.Conv3d(channels, channels // reduction, 1)"),
+        run("learns: two SGD steps change its output and its down-projection", learns),
     ]
     return CheckResult("adapter module", cases).report()
 
@@ -152,7 +152,7 @@ def _reference_share(model):
 
 def trainable_share(fn) -> CheckResult:
     """Check ``fn(model) -> float``: the fraction of the model's parameters (counted in numbers, not tensors) that
-    have ``requires_grad``."""
+    have ``requires_grad``, as a Python float (a tensor or a NumPy number is refused, with how to convert it)."""
     from torch import nn
 
     def model(frozen: tuple[int, ...]):
@@ -169,4 +169,5 @@ def trainable_share(fn) -> CheckResult:
         Case((model((3,)),), name="everything but the head trainable"),
         Case((model((0, 1, 2, 3)),), name="everything frozen -> 0.0"),
     ]
-    return check_function(fn, cases, title="trainable_share", reference=_reference_share, rtol=1e-9, atol=1e-12)
+    return check_function(fn, cases, title="trainable_share", reference=_reference_share, compare_fn=compare_float,
+                          hint="a ratio of two int counts: sum(p.numel() for trainable p) / sum(p.numel() for all p)")

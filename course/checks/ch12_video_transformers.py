@@ -2,8 +2,7 @@
 the same weights copied in, and the course's TubeletEmbedding / VideoTransformer."""
 from __future__ import annotations
 
-from .ch06_frames_vs_time import _run_case   # a case from a test function: None or a message, never a crash
-from .core import Case, CheckResult, check_function
+from .core import Case, CaseRunner, CheckResult, check_function
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -115,8 +114,9 @@ def tubelet_vectors(fn) -> CheckResult:
             return f"expected tokens of shape {tuple(expected.shape)}, got {tuple(tokens.shape)}"
         return None if torch.allclose(tokens, expected, atol=1e-5) else "does not match TubeletEmbedding's Conv3d"
 
-    result.cases.append(_run_case("a linear map of your vectors = TubeletEmbedding (a strided Conv3d)", same_as_conv,
-                                  hint="flatten each tubelet in (c, t, h, w) order, like conv.weight[d]"))
+    run = CaseRunner(after=result)   # skipped if a case above ran out of time
+    result.cases.append(run("a linear map of your vectors = TubeletEmbedding (a strided Conv3d)", same_as_conv,
+                            hint="flatten each tubelet in (c, t, h, w) order, like conv.weight[d]"))
     return result.report()
 
 
@@ -179,14 +179,15 @@ def permutation_lesson(order_blind_kwargs, order_aware_kwargs) -> CheckResult:
         change = relative_change(state["aware"][1])
         return None if change > 1e-3 else "reversing the clip still gives the same logits: still order-blind"
 
+    run = CaseRunner()
     cases = [
-        _run_case("order_blind_kwargs() builds a VideoTransformer", lambda: build(order_blind_kwargs, "blind"),
-                  hint="return a dict such as {'tubelet': ..., 'temporal_position': ..., 'attention': ..., ...}"),
-        _run_case("order-blind: joint attention with mean pooling", blind_is_joint_mean),
-        _run_case("order-blind: same logits for a clip and its time reversal", blind,
-                  hint="tokens must not know their frame: tubelets of one frame (t = 1) and no temporal position"),
-        _run_case("order_aware_kwargs() builds a VideoTransformer", lambda: build(order_aware_kwargs, "aware")),
-        _run_case("order-aware: one change, and the reversal changes the logits", aware,
-                  hint="give each token frame its own learned embedding (temporal_position=True)"),
+        run("order_blind_kwargs() builds a VideoTransformer", lambda: build(order_blind_kwargs, "blind"),
+            hint="return a dict such as {'tubelet': ..., 'temporal_position': ..., 'attention': ..., ...}"),
+        run("order-blind: joint attention with mean pooling", blind_is_joint_mean),
+        run("order-blind: same logits for a clip and its time reversal", blind,
+            hint="tokens must not know their frame: tubelets of one frame (t = 1) and no temporal position"),
+        run("order_aware_kwargs() builds a VideoTransformer", lambda: build(order_aware_kwargs, "aware")),
+        run("order-aware: one change, and the reversal changes the logits", aware,
+            hint="give each token frame its own learned embedding (temporal_position=True)"),
     ]
     return CheckResult("permutation lesson", cases).report()

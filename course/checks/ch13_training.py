@@ -76,6 +76,18 @@ def _index_pair(result, n: int) -> tuple[np.ndarray, np.ndarray]:
     return train, val
 
 
+def _last_of_each(keys: np.ndarray, val: np.ndarray) -> bool:
+    """True when, for every value of ``keys`` (a class, a group), the validation indices holding it are that value's
+    last indices in storage order: the unshuffled "take the last k" rule."""
+    val_set = set(val.tolist())
+    for key in np.unique(keys):
+        where = np.flatnonzero(keys == key)
+        chosen = [i for i in where if i in val_set]
+        if chosen != list(where[len(where) - len(chosen):]):
+            return False
+    return True
+
+
 def _stratified_problem(fn, labels, val_fraction, seed):
     """None when fn's split is stratified and shuffled, else what is wrong."""
     labels = np.asarray(labels)
@@ -87,23 +99,57 @@ def _stratified_problem(fn, labels, val_fraction, seed):
             return f"class {c}: {got} validation samples, expected about {want:.1f} (val_fraction of its samples)"
     if len(val) > 1 and np.all(np.diff(np.sort(val)) == 1) and val.max() == len(labels) - 1:
         return "the validation set is the last block of the data: shuffle first"
+    if len(val) > 1 and _last_of_each(labels, val):
+        return ("the validation set is the last samples of every class, in storage order: pick them at random "
+                "(shuffle with the seed) — stored order often follows recording sessions or people")
     return None
+
+
+def _seed_problem(split_problem, fn, keys, val_fraction, seeds):
+    """None when ``fn`` gives the same split for the same seed and a different validation set for each seed in
+    ``seeds`` (each split must also pass ``split_problem``), else what is wrong."""
+    keys = np.asarray(keys)
+    for seed in seeds:
+        problem = split_problem(fn, keys, val_fraction, seed)
+        if problem:
+            return f"seed {seed}: {problem}"
+    vals = [tuple(sorted(np.asarray(fn(keys.copy(), val_fraction, seed)[1]).tolist())) for seed in seeds]
+    again = tuple(sorted(np.asarray(fn(keys.copy(), val_fraction, seeds[0])[1]).tolist()))
+    if again != vals[0]:
+        return (f"seed {seeds[0]} twice gave two different splits: the split must depend on the seed only (use "
+                f"np.random.default_rng(seed) or random_state=seed, not the global random state)")
+    if len(set(vals)) < len(vals):
+        same = [s for s, v in zip(seeds, vals) if vals.count(v) > 1]
+        return (f"seeds {same} gave the same validation set: the seed must decide which samples are drawn (pass it "
+                f"to the random generator; do not ignore it)")
+    return None
+
+
+def _split_verdict(split_problem, fn, keys, val_fraction, seed):
+    """One case of a split check: ``split_problem`` for one seed, or :func:`_seed_problem` for a tuple of seeds."""
+    if isinstance(seed, tuple):
+        return _seed_problem(split_problem, fn, keys, val_fraction, seed)
+    return split_problem(fn, keys, val_fraction, seed)
 
 
 def stratified_split(fn) -> CheckResult:
     """Check ``fn(labels (N,), val_fraction, seed) -> (train_idx, val_idx)``: disjoint, complete, every class split
-    in proportion (within one sample)."""
+    in proportion (within one sample), shuffled (not the last samples of each class), and drawn by the seed: the
+    same seed gives the same split, different seeds different ones."""
     sorted_labels = np.repeat(np.arange(5), 20)                   # class-sorted, like a folder per class
     rng = np.random.default_rng(3)
     uneven = rng.permutation(np.concatenate([np.zeros(50, int), np.ones(10, int), np.full(40, 2)]))
+    split = _stratified_problem
     cases = [
-        Case((fn, sorted_labels, 0.2, 0), name="class-sorted labels, 20% validation", expected=None,
+        Case((split, fn, sorted_labels, 0.2, 0), name="class-sorted labels, 20% validation", expected=None,
              hint="the last 20% of class-sorted data is one class only: split each class separately"),
-        Case((fn, uneven, 0.3, 1), name="unbalanced classes (50/10/40), 30% validation", expected=None),
-        Case((fn, sorted_labels, 0.5, 2), name="half and half", expected=None),
+        Case((split, fn, uneven, 0.3, 1), name="unbalanced classes (50/10/40), 30% validation", expected=None),
+        Case((split, fn, sorted_labels, 0.5, 2), name="half and half", expected=None),
+        Case((split, fn, sorted_labels, 0.2, (0, 1, 2)), expected=None,
+             name="the seed draws the split: seeds 0, 1, 2 give three different splits, seed 0 twice the same one",
+             hint="shuffle with the seed: train_test_split(..., random_state=seed) or np.random.default_rng(seed)"),
     ]
-    return check_function(_stratified_problem, cases, title="stratified_split",
-                          compare_fn=lambda got, exp: got,
+    return check_function(_split_verdict, cases, title="stratified_split", compare_fn=lambda got, exp: got,
                           hint="sklearn.model_selection.train_test_split(np.arange(n), test_size=val_fraction, "
                                "stratify=labels, random_state=seed)")
 
@@ -117,21 +163,36 @@ def _group_problem(fn, groups, val_fraction, seed):
     share = len(set(groups[val])) / len(set(groups))
     if abs(share - val_fraction) > 0.15:
         return f"{share:.0%} of the groups went to validation, expected about {val_fraction:.0%}"
+    names = np.unique(groups)                       # sorted ids
+    _, first = np.unique(groups, return_index=True)
+    in_storage_order = groups[np.sort(first)]       # ids in order of first appearance
+    val_groups = set(groups[val].tolist())
+    k = len(val_groups)
+    if 1 < k < len(names) and (val_groups == set(names[-k:].tolist())
+                               or val_groups == set(in_storage_order[-k:].tolist())):
+        return ("the validation groups are the last ones (by id or in storage order): pick the groups at random, "
+                "with the seed")
     return None
 
 
 def group_split(fn) -> CheckResult:
-    """Check ``fn(groups (N,), val_fraction, seed) -> (train_idx, val_idx)``: no group on both sides."""
+    """Check ``fn(groups (N,), val_fraction, seed) -> (train_idx, val_idx)``: no group on both sides, about
+    ``val_fraction`` of the groups in validation, chosen at random (not the last groups) by the seed: the same seed
+    gives the same split, different seeds different ones."""
     rng = np.random.default_rng(0)
+    stored = np.repeat(np.arange(20), 5)
+    split = _group_problem
     cases = [
-        Case((fn, np.repeat(np.arange(20), 5), 0.25, 0), name="20 groups of 5 clips, stored group by group",
-             expected=None),
-        Case((fn, rng.permutation(np.repeat(np.arange(30), 4)), 0.2, 1), name="30 groups, clips in random order",
+        Case((split, fn, stored, 0.25, 0), name="20 groups of 5 clips, stored group by group", expected=None),
+        Case((split, fn, rng.permutation(np.repeat(np.arange(30), 4)), 0.2, 1), name="30 groups, clips in random order",
              expected=None, hint="split the *groups*, then take every clip of the chosen groups"),
-        Case((fn, np.repeat(np.arange(8), [1, 2, 3, 4, 5, 6, 7, 8]), 0.25, 2), name="groups of different sizes",
+        Case((split, fn, np.repeat(np.arange(8), [1, 2, 3, 4, 5, 6, 7, 8]), 0.25, 2), name="groups of different sizes",
              expected=None),
+        Case((split, fn, stored, 0.25, (0, 1, 2)), expected=None,
+             name="the seed draws the groups: seeds 0, 1, 2 give three different splits, seed 0 twice the same one",
+             hint="GroupShuffleSplit(..., random_state=seed), or np.random.default_rng(seed).choice(groups, ...)"),
     ]
-    return check_function(_group_problem, cases, title="group_split", compare_fn=lambda got, exp: got,
+    return check_function(_split_verdict, cases, title="group_split", compare_fn=lambda got, exp: got,
                           hint="sklearn.model_selection.GroupShuffleSplit(n_splits=1, test_size=val_fraction, "
                                "random_state=seed).split(groups, groups=groups)")
 
@@ -175,12 +236,33 @@ def average_per_video(fn) -> CheckResult:
 # expected calibration error
 # --------------------------------------------------------------------------------------------------------------------
 
+def _on_the_edges() -> tuple[np.ndarray, np.ndarray]:
+    """12 predictions whose confidences (0.5, 0.625, 0.75: exact in binary) sit on and between the edges of 4 bins,
+    under-confident at 0.5 and 0.625, over-confident at 0.75: (lo, hi] and [lo, hi) bins give different ECEs."""
+    rows = {0.5: [0.5, 0.25, 0.125, 0.125], 0.625: [0.625, 0.125, 0.125, 0.125], 0.75: [0.75, 0.125, 0.0625, 0.0625]}
+    right = {0.5: 3, 0.625: 4, 0.75: 1}            # of 4 predictions at each confidence (all predict class 0)
+    probs = np.array([rows[c] for c in rows for _ in range(4)])
+    labels = np.array([0 if i < right[c] else 1 for c in rows for i in range(4)])
+    return probs, labels
+
+
+def _mixed_predictions(n: int = 300, classes: int = 4, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions whose labels are drawn from their own probabilities: calibrated on average, so some bins are
+    over- and others under-confident (an ECE without binning, or with other bins, comes out different)."""
+    rng = np.random.default_rng(seed)
+    logits = 1.5 * rng.standard_normal((n, classes))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(classes, p=row) for row in probs])
+    return probs, labels
+
+
 def expected_calibration_error(fn) -> CheckResult:
     """Check ``fn(probs (N, K) array, labels (N,) array, num_bins) -> float``."""
     rng = np.random.default_rng(2)
     logits = 3 * rng.standard_normal((200, 5))
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     labels = rng.integers(0, 5, 200)
+    mixed_probs, mixed_labels = _mixed_predictions()
     cases = [
         Case((np.tile([1.0, 0.0], (10, 1)), np.array([0] * 7 + [1] * 3), 10), name="100% sure, right 7 times in 10",
              expected=0.3),
@@ -188,6 +270,14 @@ def expected_calibration_error(fn) -> CheckResult:
         Case((probs, labels, 4), name="4 bins", hint="bins of equal width on [0, 1]: np.linspace(0, 1, num_bins + 1)"),
         Case((probs, probs.argmax(1), 10), name="always right",
              hint="weight each bin's |accuracy - confidence| by its share of the predictions"),
+        Case((mixed_probs, mixed_labels, 10), name="over-confident in some bins, under-confident in others (10 bins)",
+             hint="take |accuracy - confidence| in each bin separately, then the weighted sum: the gaps of different "
+                  "bins must not cancel"),
+        Case((mixed_probs, mixed_labels, 5), name="the same predictions in 5 bins",
+             hint="num_bins bins: np.linspace(0, 1, num_bins + 1) gives their num_bins + 1 edges"),
+        Case(_on_the_edges() + (4,), name="confidences exactly on bin edges (0.5, 0.75 with 4 bins)",
+             hint="a bin is (lo, hi]: a confidence equal to an edge belongs to the bin below it "
+                  "(confidence > lo and confidence <= hi)"),
     ]
     return check_function(fn, cases, title="expected_calibration_error",
                           reference=lambda p, y, b: _reference_ece(p, y, num_bins=b), rtol=1e-6, atol=1e-9)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data.motion import active_clip_fraction, clip_motion, motion_energy as _motion_energy
 from ..train.real_video import wilson_interval as _wilson
-from .core import Case, CheckResult, check_function
+from .core import Case, CheckResult, check_function, compare_ints
 
 
 def _moving_square(num_frames=5, size=12, speed=2, start=1, channels=3):
@@ -60,7 +60,8 @@ def _reference_active_fraction(energy, clip_len, threshold):
 
 
 def active_fraction(fn) -> CheckResult:
-    """Check ``fn(energy, clip_len, threshold) -> float``: the fraction of clip positions that show motion."""
+    """Check ``fn(energy, clip_len, threshold) -> float``: the fraction of clip positions whose mean energy is at least
+    ``threshold`` (a tie counts as motion)."""
     burst = np.r_[np.zeros(10), np.ones(5), np.zeros(10)]  # 26 frames; motion between frames 10 and 15
     cases = [
         Case((burst, 4, 0.5), name="a burst of motion in a 26-frame video, 4-frame clips"),
@@ -69,6 +70,8 @@ def active_fraction(fn) -> CheckResult:
         Case((np.full(8, 0.3), 16, 0.1), name="a video shorter than one clip: one (looping) position",
              hint="with fewer than clip_len frames there is a single clip position: the whole video"),
         Case((np.linspace(0, 1, 40), 8, 0.5), name="motion growing over time"),
+        Case((np.r_[np.zeros(6), np.full(14, 0.5)], 5, 0.5), name="clips exactly at the threshold count as moving",
+             hint="'at least threshold' is >=, not >: a clip whose mean energy equals the threshold is active"),
     ]
     return check_function(fn, cases, title="active_fraction", reference=_reference_active_fraction,
                           hint="a clip of clip_len frames spans clip_len - 1 energy values; average each window "
@@ -80,7 +83,8 @@ def _reference_busiest_start(energy, clip_len):
 
 
 def busiest_clip_start(fn) -> CheckResult:
-    """Check ``fn(energy, clip_len) -> int``: the start frame of the clip with the highest mean motion energy."""
+    """Check ``fn(energy, clip_len) -> int``: the start frame of the clip with the highest mean motion energy (an int:
+    a float start is refused, and the message says so)."""
     burst = np.r_[np.zeros(20), np.ones(6), np.zeros(30)]
     cases = [
         Case((burst, 4), name="a short burst: the clip sits inside it"),
@@ -90,8 +94,16 @@ def busiest_clip_start(fn) -> CheckResult:
         Case((np.arange(30.0), 16), name="motion growing over time: the last clip"),
     ]
     return check_function(fn, cases, title="busiest_clip_start", reference=_reference_busiest_start,
-                          compare_fn=lambda got, exp: None if isinstance(got, (int, np.integer)) and got == exp
-                          else f"expected {exp}, got {got!r}")
+                          compare_fn=_compare_start)
+
+
+def _compare_start(got, expected) -> str | None:
+    """A start frame is an index: an int, exactly (np.argmax gives a NumPy int, which is fine)."""
+    if isinstance(got, (float, np.floating)):
+        return (f"returned {got!r}, a float: a start frame is an index, so return an int "
+                f"(int(np.argmax(...)); true division / or np.mean give floats)"
+                + ("" if float(got) == expected else f" — and the value is wrong too: expected {expected}"))
+    return compare_ints(got, expected)
 
 
 def _reference_person_split(names, persons):
@@ -118,5 +130,32 @@ def person_split(fn) -> CheckResult:
              name="person 10 is not person 1 (read both digits)"),
     ]
     return check_function(fn, cases, title="person_split", reference=_reference_person_split,
-                          compare_fn=lambda got, exp: None if isinstance(got, dict) and
-                          {k: list(v) for k, v in got.items()} == exp else f"expected {exp}, got {got!r}")
+                          compare_fn=_compare_person_split)
+
+
+def _compare_person_split(got, expected) -> str | None:
+    """What differs between the learner's {subset: names} and the expected one, subset by subset, in words."""
+    if not isinstance(got, dict):
+        return f"expected a dict {{subset: [names]}}, got {type(got).__name__}"
+    if set(got) != set(expected):
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected), key=repr)
+        return (f"expected the subsets {sorted(expected)}" + (f"; missing {missing}" if missing else "")
+                + (f"; not asked for {extra}" if extra else "")
+                + (" (every subset gets a list, even an empty one)" if missing else ""))
+    for subset, want in expected.items():
+        names = got[subset]
+        if not isinstance(names, (list, tuple)):
+            return f"subset {subset!r}: expected a list of names, got {type(names).__name__}"
+        names = list(names)
+        if names == want:
+            continue
+        if sorted(names, key=repr) == sorted(want, key=repr):
+            return (f"subset {subset!r}: the right names, but in a different order — keep the order of `names` "
+                    f"(expected {want}, got {names})")
+        missing = [n for n in want if n not in names]
+        extra = [n for n in names if n not in want]
+        if len(names) != len(set(map(repr, names))) and not missing and not extra:
+            return f"subset {subset!r}: a name appears more than once: {names}"
+        return (f"subset {subset!r}: " + (f"missing {missing}" if missing else "")
+                + ("; " if missing and extra else "") + (f"should not hold {extra}" if extra else ""))
+    return None

@@ -14,7 +14,9 @@ Everything that touches the learner's result — the call, converting it, compar
   more). On Linux and macOS, in the main thread (where Jupyter runs cells), a ``SIGALRM`` timer interrupts the
   learner's code, so an endless loop really stops. Elsewhere (Windows, or a check called from another thread) the
   call runs in a daemon thread that is abandoned after the limit: the check reports and moves on, but the runaway
-  code keeps using a CPU core until the kernel is restarted, and the message says so.
+  code keeps using a CPU core until the kernel is restarted, and the message says so. After a case that runs out of
+  time the remaining cases are skipped (with a message), so a check never keeps the learner waiting much longer than
+  one time limit.
 
 When the environment variable ``COURSE_STRICT_CHECKS=1`` is set — the test suite sets it while executing the
 solution notebooks — a failed check raises :class:`CheckFailed` after printing, so a broken solution fails the suite.
@@ -70,6 +72,10 @@ class CaseResult:
     def not_implemented(self) -> bool:
         return isinstance(self.error, NotImplementedError)
 
+    @property
+    def timed_out(self) -> bool:
+        return isinstance(self.error, TimeLimitExceeded)
+
 
 @dataclass
 class CheckResult:
@@ -89,6 +95,11 @@ class CheckResult:
     @property
     def not_implemented(self) -> bool:
         return any(c.not_implemented for c in self.cases)
+
+    @property
+    def stopped(self) -> bool:
+        """True when a case ran out of time or was interrupted: later cases (of a combined check) should not run."""
+        return any(c.timed_out or isinstance(c.error, KeyboardInterrupt) for c in self.cases)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -184,8 +195,24 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
     """Compare a learner's value with the expected one. Returns None when they match, else what differs (in words).
 
     Arrays and tensors are compared by shape, then values (``np.allclose``); tuples and lists element by element;
-    floats approximately; everything else with ``==``.
+    an expected float approximately, and only with a number (an int or a float: not a string, a bool or an array);
+    an expected int — a count, a size, an index — exactly, and only with an int (see :func:`compare_ints`); an
+    expected bool only with a bool; everything else with ``==``.
     """
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(got, (bool, np.bool_)):
+            return f"expected {expected} (a bool: True or False), got {_short(got)} ({type(got).__name__})"
+        return None if bool(got) == bool(expected) else f"expected {expected}, got {bool(got)}"
+    if _is_int(expected):
+        return compare_ints(got, expected)
+    if isinstance(expected, (float, np.floating)):
+        problem = number_problem(got)
+        if problem:
+            return problem
+        if math.isnan(float(expected)) and math.isnan(float(got)):
+            return None
+        ok = math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol)
+        return None if ok else f"expected {plain(expected)}, got {plain(got)}"
     if isinstance(expected, (np.ndarray, np.generic)) or _is_tensor(expected):
         if got is None:
             return "got None — did you forget to `return` the result?"
@@ -194,9 +221,11 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
         g, e = _to_numpy(got), _to_numpy(expected)
         if g.shape != e.shape:
             return f"expected shape {tuple(e.shape)}, got shape {tuple(g.shape)}"
-        if e.dtype == bool or g.dtype == bool:
+        if e.dtype == bool:
             bad = int(np.sum(g != e))
             return None if bad == 0 else f"{bad} of {e.size} values differ"
+        if g.dtype == bool:
+            return f"expected numbers (dtype {e.dtype}), got True/False values (dtype bool)"
         if not np.issubdtype(g.dtype, np.number):
             return f"expected numbers, got dtype {g.dtype}"
         if np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
@@ -218,12 +247,6 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
             if problem:
                 return f"item {i}: {problem}"
         return None
-    if isinstance(expected, float) or (isinstance(expected, (int, np.integer)) and isinstance(got, float)):
-        try:
-            ok = math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol)
-        except (TypeError, ValueError):
-            return f"expected a number, got {_short(got)}"
-        return None if ok else f"expected {plain(expected)}, got {_short(got)}"
     try:
         equal = got == expected
         equal = bool(np.all(equal)) if not isinstance(equal, bool) else equal
@@ -236,25 +259,78 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _not_a_single_value(got: Any, what: str, wanted: str) -> str | None:
+    """What is wrong with ``got`` when a single ``wanted`` value was expected and ``got`` is None, a bool, a string,
+    an array, a tensor or a list; None when it is none of these."""
+    if got is None:
+        return f"{what} is None — did you forget to `return` it?"
+    if isinstance(got, (bool, np.bool_)):
+        return f"{what} is the bool {bool(got)}: expected {wanted}, not True/False"
+    if isinstance(got, (str, bytes)):
+        return f"{what} is the string {got!r}: expected {wanted}, not text"
+    if isinstance(got, np.ndarray) or _is_tensor(got) or isinstance(got, (list, tuple)):
+        return (f"{what} is {_short(got)}: expected {wanted}, not an array or a list — take the single value out "
+                f"with .item()")
+    return None
+
+
+def number_problem(got: Any, what: str = "the result") -> str | None:
+    """None if ``got`` is a single real number (an int or a float, Python or NumPy; not a bool), else what is wrong
+    with it, in words: a string, a bool, an array or tensor (even of one element), a list..."""
+    if isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
+        return None
+    return (_not_a_single_value(got, what, "a number (a Python float)")
+            or f"{what} is {_short(got)} ({type(got).__name__}): expected a number (a Python float)")
+
+
+def python_float_problem(got: Any, what: str = "the result") -> str | None:
+    """None if ``got`` is a Python ``float`` (``np.float64`` is one), else what is wrong and how to make one."""
+    if isinstance(got, float):
+        return None
+    if _is_tensor(got):
+        return (f"returned a tensor ({got.dtype}, shape {tuple(got.shape)}) as {what}; return a Python float: "
+                f"call .item() on it")
+    if isinstance(got, np.generic) and not isinstance(got, (bool, np.bool_, str, bytes)):
+        return f"{what} is a NumPy {got.dtype} ({plain(got)}); return a Python float: float(...)"
+    if _is_int(got):
+        return f"{what} is the int {got}; return a Python float (e.g. a / b, or float(...))"
+    return (_not_a_single_value(got, what, "a Python float")
+            or f"{what} is {_short(got)} ({type(got).__name__}): expected a Python float")
+
+
+def compare_float(got: Any, expected: Any, *, rtol: float = 1e-9, atol: float = 1e-12) -> str | None:
+    """Compare a learner's value that must be a Python float (what the exercise asks for) with the expected number."""
+    return python_float_problem(got) or compare(got, float(expected), rtol=rtol, atol=atol)
+
+
+def array_problem(got: Any, what: str = "the result") -> str | None:
+    """None if ``got`` is a NumPy array, else what is wrong and how to make one (a tensor, a list, a number...)."""
+    if isinstance(got, np.ndarray):
+        return None
+    if _is_tensor(got):
+        return f"{what} is a tensor ({_short(got)}); return a NumPy array: .detach().numpy() (or np.array(...))"
+    if got is None:
+        return f"{what} is None — did you forget to `return` it?"
+    return f"{what} is {_short(got)} ({type(got).__name__}): expected a NumPy array (np.array(...))"
+
+
 def int_problem(got: Any, what: str = "the result") -> str | None:
     """None if ``got`` is a single int (Python or NumPy), else what is wrong with it, in words."""
     if _is_int(got):
         return None
     if isinstance(got, (float, np.floating)):
-        return (f"{what} is {plain(got)}, a float: sizes are whole numbers — use floor division // "
-                f"(true division / gives floats)")
-    if isinstance(got, str):
-        return f"{what} is the string {got!r}: return a number, not text"
-    if isinstance(got, np.ndarray) or _is_tensor(got) or isinstance(got, (list, tuple)):
-        return f"{what} is {_short(got)}: return a single int, not an array or a list"
-    return f"{what} is {_short(got)} ({type(got).__name__}): expected an int"
+        whole = "" if math.isfinite(got) and float(got).is_integer() else ", not even a whole number"
+        return (f"{what} is {plain(got)}, a float{whole}: expected an int (sizes and counts are whole numbers) — "
+                f"use floor division // (true division / gives floats), or int(...)")
+    return (_not_a_single_value(got, what, "a single int")
+            or f"{what} is {_short(got)} ({type(got).__name__}): expected an int")
 
 
 def compare_ints(got: Any, expected: Any) -> str | None:
-    """Compare a learner's int, or tuple/list of ints (a shape, a size), with the expected one.
+    """Compare a learner's int, or tuple/list of ints (a shape, a size, a count), with the expected one, exactly.
 
-    Strict about types: a float (``/`` instead of ``//``), a string, or a one-element array is named, even when its
-    value would compare equal."""
+    Strict about types: a float (``/`` instead of ``//``), a string, a bool or a one-element array is named, even
+    when its value would compare equal."""
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)):
             return f"expected a tuple of {len(expected)} ints {tuple(expected)}, got {_short(got)}"
@@ -280,6 +356,10 @@ def _describe_error(err: BaseException) -> str:
             where = f" (line {frame.lineno}: `{(frame.line or '').strip()}`)"
             break
     return f"your code raised {type(err).__name__}: {err}{where}"
+
+
+class TimeLimitExceeded(TimeoutError):
+    """The error of a case whose call ran past the check's time limit (not a ``TimeoutError`` the learner raised)."""
 
 
 class _TimeUp(BaseException):
@@ -356,7 +436,7 @@ def run_guarded(thunk: Callable[[], Any], time_limit: float | None = DEFAULT_TIM
         still = (" It is still running in the background: restart the kernel (Kernel > Restart) to stop it."
                  if err.args == ("thread",) else "")
         return Outcome(message=f"your function did not return within {time_limit:g} s — an endless loop, or far "
-                               f"more work than this small case needs?{still}", error=TimeoutError(time_limit))
+                               f"more work than this small case needs?{still}", error=TimeLimitExceeded(time_limit))
     except KeyboardInterrupt as err:
         return Outcome(message="interrupted (KeyboardInterrupt) — the remaining cases were not run", error=err,
                        interrupted=True)
@@ -365,6 +445,44 @@ def run_guarded(thunk: Callable[[], Any], time_limit: float | None = DEFAULT_TIM
                                f"a function should return its result instead", error=err)
     except Exception as err:  # noqa: BLE001 — the learner's code may raise anything
         return Outcome(message=_describe_error(err), error=err)
+
+
+def _stop_message(outcome: Outcome, time_limit: float | None) -> str | None:
+    """Why the remaining cases of a check are not run after ``outcome`` (None: they are)."""
+    if outcome.interrupted:
+        return "not run (interrupted)"
+    if isinstance(outcome.error, TimeLimitExceeded):
+        return (f"not run: an earlier case did not return within {time_limit:g} s, so the remaining cases were "
+                f"skipped — fix that one first")
+    return None
+
+
+class CaseRunner:
+    """Runs the property cases of one check (each a ``test()`` returning None to pass or a message to fail) one
+    after another, each inside :func:`run_guarded` with ``time_limit`` seconds. After a case that runs out of time
+    (or is interrupted) the remaining ones are not run: each is reported as skipped, so a check that waits for a
+    hanging function waits once. ``after``: an earlier part of the same check; if it stopped, so does this.
+
+    ``run = CaseRunner(); cases = [run("name", test, hint), ...]``
+    """
+
+    def __init__(self, time_limit: float = 60.0, *, after: "CheckResult | None" = None):
+        self.time_limit = time_limit
+        self.stopped: str | None = None
+        if after is not None and after.stopped:
+            self.stopped = "not run: an earlier case did not finish (see above), so the remaining cases were skipped"
+
+    def __call__(self, name: str, test: Callable[[], str | None], hint: str | None = None, *,
+                 time_limit: float | None = None) -> CaseResult:
+        if self.stopped:
+            return CaseResult(name, False, self.stopped)
+        limit = self.time_limit if time_limit is None else time_limit
+        outcome = run_guarded(test, limit)
+        if not outcome.ok:
+            self.stopped = _stop_message(outcome, limit)
+            return CaseResult(name, False, outcome.message, hint=hint, error=outcome.error)
+        problem = outcome.value
+        return CaseResult(name, problem is None, "" if problem is None else str(problem), hint=hint)
 
 
 def _compare_guarded(compare_fn: Callable[[Any, Any], str | None], got: Any, expected: Any) -> str | None:
@@ -404,12 +522,12 @@ def check_function(
                    for i, c in enumerate(cases)]
     else:
         comparer = compare_fn or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
-        interrupted = False
+        stopped: str | None = None
         for i, case in enumerate(cases):
             name = case.name or f"case {i + 1}"
             case_hint = case.hint or hint
-            if interrupted:
-                results.append(CaseResult(name, False, "not run (interrupted)", hint=None))
+            if stopped:
+                results.append(CaseResult(name, False, stopped, hint=None))
                 continue
             expected = case.expected
             if expected is _MISSING:
@@ -419,7 +537,7 @@ def check_function(
             args, kwargs = _copy(case.args), _copy(case.kwargs)
             outcome = run_guarded(lambda: fn(*args, **kwargs), time_limit)
             if not outcome.ok:
-                interrupted = outcome.interrupted
+                stopped = _stop_message(outcome, time_limit)
                 results.append(CaseResult(name, False, outcome.message, expected=expected, hint=case_hint,
                                           error=outcome.error))
                 continue
