@@ -281,6 +281,128 @@ def test_real_video_command_on_synthetic_kth_files(tiny_kth, tmp_path):
     assert bad.returncode != 0 and "no folder" in bad.stderr
 
 
+def _bench(script, args, tmp_path, timeout=600):
+    env = {**os.environ, "COURSE_DATA": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+class _NaNModel(torch.nn.Module):
+    def forward(self, x):
+        return torch.full((x.shape[0], 2), float("nan"))
+
+
+def test_non_finite_outputs_raise_instead_of_scoring_half(tiny_kth):
+    from course.train.real_video import eval_loader, predict_videos
+
+    videos = [torch.from_numpy(_square_video(40, (10, 30), size=32)) for _ in range(4)]
+    loader = eval_loader(videos, [0, 1, 0, 1], RecipeConfig(**TINY))
+    with pytest.raises((FloatingPointError, ValueError), match="non-finite|NaN"):
+        predict_videos(_NaNModel(), loader)
+    # a diverging learning rate is stopped with the same clear error, not reported as 50%
+    split = find_kth_videos(tiny_kth)
+    with pytest.raises((FloatingPointError, ValueError), match="non-finite|nan"):
+        run_recipe(split, RecipeConfig(**{**TINY, "epochs": 1, "lr": 1e30}), progress=False)
+
+
+def test_mirrored_evaluation_and_augmentations():
+    from course.train.real_video import _transforms, eval_loader
+
+    videos = [torch.from_numpy(_square_video(40, (10, 30), size=32)) for _ in range(2)]
+    config = RecipeConfig(**{**TINY, "crop": (24, 24), "crop_scale": (0.4, 1.0), "brightness": 0.3})
+    plain = eval_loader(videos, [0, 1], config, clips=2).dataset
+    mirrored = eval_loader(videos, [0, 1], config, clips=2, flip=True).dataset
+    assert len(mirrored) == 2 * len(plain) == 8
+    clip, label, video = mirrored[3]
+    assert (label, video) == (0, 0) and torch.equal(clip, plain[1][0].flip(-1)) and torch.equal(mirrored[2][0], plain[1][0])
+    train, _ = _transforms(config)
+    out = train(videos[0][:16])
+    assert out.shape == (3, 16, 24, 24) and torch.isfinite(out).all()
+    for bad in ({"crop_scale": (0.5, 0.2)}, {"crop_scale": (0, 1)}, {"brightness": 1.5}, {"eval_flip": 1},
+                {"retrain": "yes"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            RecipeConfig(**{**TINY, **bad})
+
+
+def test_run_recipe_retrains_on_training_and_validation_persons(tiny_kth):
+    split = find_kth_videos(tiny_kth)
+    result = run_recipe(split, RecipeConfig(**{**TINY, "retrain": True}), progress=False)
+    assert result["reported_by"] == "final" and "training + validation" in result["final_fit"]
+    assert result["retrain_seconds"] > 0
+    assert result["train_seconds"] == pytest.approx(result["select_seconds"] + result["retrain_seconds"])
+    assert result["val_accuracy"] == result["val_curve"][result["best_epoch"] - 1]
+    no_test = VideoSplit(split.classes, train=split.train, val=split.val)
+    out = run_recipe(no_test, RecipeConfig(**{**TINY, "epochs": 1, "retrain": True}), progress=False)
+    assert out["split"] == "val" and out["reported_by"] == "selection"   # never scored by a model trained on them
+
+
+def test_real_video_command_errors_before_training(tiny_kth, tmp_path):
+    args = ["--kth", tiny_kth, "--no-save", "--no-progress", "--threads", "1"]
+    for extra, message in ((["--epochs", "0"], "--epochs: expected a positive int"),
+                           (["--name", "../elsewhere"], "--name: expected a plain record name"),
+                           (["--eval-clips", "0"], "--eval-clips")):
+        proc = _bench("real_video.py", args + extra, tmp_path, timeout=120)
+        assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "cache").exists()   # stopped before decoding anything
+    lonely = tmp_path / "lonely"   # one training video per class, no validation person
+    for cls in ("fast", "slow"):
+        source = next(tiny_kth.rglob(f"person11_{cls}_d1_uncomp.avi"))
+        (lonely / cls).mkdir(parents=True)
+        (lonely / cls / source.name).write_bytes(source.read_bytes())
+    proc = _bench("real_video.py", ["--kth", lonely, "--no-save", "--no-progress"], tmp_path, timeout=120)
+    assert proc.returncode != 0 and "no validation videos" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "cache").exists()
+
+
+def test_real_video_command_skips_unreadable_files_and_saves_the_model(tiny_kth, tmp_path):
+    from course.train.real_video import build_model
+
+    corrupt = tiny_kth / "fast" / "person12_fast_d9_uncomp.avi"
+    corrupt.write_bytes(b"RIFF" + bytes(range(256)) * 8)
+    args = ["--kth", tiny_kth, "--epochs", "1", "--train-clips", "1", "--eval-clips", "1", "--no-save",
+            "--no-progress", "--threads", "1"]
+    proc = _bench("real_video.py", args, tmp_path)
+    assert proc.returncode != 0 and corrupt.name in proc.stderr and "--skip-unreadable" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    saved = tmp_path / "models" / "kth.pt"
+    proc = _bench("real_video.py", args + ["--skip-unreadable", "--save-model", saved], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"SKIPPED (unreadable): {corrupt}" in proc.stdout and "left out as unreadable (1)" in proc.stdout
+    assert "decoding" in proc.stdout and "training" in proc.stdout
+    checkpoint = torch.load(saved, weights_only=True)
+    assert checkpoint["classes"] == ["fast", "slow"]
+    config = RecipeConfig(**checkpoint["config"])
+    model = build_model(len(checkpoint["classes"]), config)
+    model.load_state_dict(checkpoint["state_dict"])
+    assert config.retrain == RecipeConfig().retrain and config.epochs == 1
+    clip = torch.randn(2, 3, config.clip_len, *config.crop)
+    assert model.eval()(clip).shape == (2, 2)
+
+
+def test_person_folds_and_cross_validation(tiny_kth, tmp_path):
+    from course.train.person_folds import cross_validate, format_cv_table, parse_eval_setting, person_folds
+    from course.train.real_video import decode_videos
+
+    assert person_folds([12, 1, 4, 11, 1], 2) == [[1, 11], [4, 12]]
+    with pytest.raises(ValueError, match="k"):
+        person_folds([1, 2], 3)
+    assert parse_eval_setting("8f") == (8, True) and parse_eval_setting("3") == (3, False)
+    with pytest.raises(ValueError, match="clip count"):
+        parse_eval_setting("f")
+    split = find_kth_videos(tiny_kth)
+    items = split.train + split.val
+    videos = decode_videos([p for p, _ in items], size=(32, 32), progress=False)
+    out = cross_validate(items, videos, 2, RecipeConfig(**{**TINY, "epochs": 1, "train_clips": 1}), folds=3,
+                         seeds=(0, 1), evals=("1", "2f"))
+    assert sorted(p for fold in out["folds"] for p in fold) == [1, 4, 11, 12, 13, 14] and len(out["folds"]) == 3
+    assert out["n"] == len(items) and len(out["train_seconds"]) == 6
+    assert all(len(out["accuracy"][e]) == 2 for e in ("1", "2f")) and len(out["curve"][0]) == 1
+    table = format_cv_table([{"variant": "tiny", **out}])
+    assert "2 clips +flip" in table and "tiny" in table
+    proc = _bench("real_video_ablation.py", ["--kth", tiny_kth, "--variant", "x:epochs=0"], tmp_path, timeout=120)
+    assert proc.returncode != 0 and "epochs" in proc.stderr and "Traceback" not in proc.stderr
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # your own video
 # ---------------------------------------------------------------------------------------------------------------------

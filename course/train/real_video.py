@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 __all__ = ["wilson_interval", "VideoSplit", "find_kth_videos", "kth_person", "decode_videos", "VideoClips",
            "RecipeConfig", "run_recipe", "format_report", "record_result", "SAMPLINGS", "build_model",
            "clip_level_split", "leak_comparison", "train_model", "compare_samplings", "format_sampling_table",
-           "recorded_sampling_rows", "train_loader", "eval_loader"]
+           "recorded_sampling_rows", "train_loader", "eval_loader", "predict_videos", "check_split"]
 
 #: Clip samplers of :class:`VideoClips`: the naive default, TSN segments over the whole video, motion-guided clips.
 SAMPLINGS = ("random", "segments", "motion")
@@ -292,6 +292,14 @@ class RecipeConfig:
     crop when evaluating); ``clip_len``/``step`` of a clip; ``sampling`` for training and evaluation;
     ``train_clips`` clips per training video per epoch; ``eval_clips`` clips per video at evaluation (their softmax
     averaged); ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` of AdamW with a cosine schedule; ``seed``.
+
+    Augmentations that break person-specific cues (training only): ``crop_scale`` = (low, high) draws a crop of that
+    share of the frame's area at a random place and resizes it to ``crop`` (torchvision's ``RandomResizedCrop``, the
+    person appears larger or smaller and anywhere in the frame; None: a plain random crop of size ``crop``);
+    ``brightness`` > 0 jitters brightness and contrast by up to that fraction. ``eval_flip``: evaluation also scores
+    every clip mirrored left-right and averages (a person walks either way). ``retrain``: after choosing the epoch on
+    the validation persons, train a fresh model on training + validation persons for that many epochs (same
+    schedule) and ship that one.
     """
 
     decode_size: tuple[int, int] = (48, 64)
@@ -307,6 +315,10 @@ class RecipeConfig:
     weight_decay: float = 0.05
     power: float = 2.0
     seed: int = 0
+    crop_scale: tuple[float, float] | None = None
+    brightness: float = 0.0
+    eval_flip: bool = False
+    retrain: bool = False
 
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:
@@ -326,6 +338,18 @@ class RecipeConfig:
             raise ValueError(f"RecipeConfig(crop): {tuple(self.crop)} is larger than decode_size {tuple(self.decode_size)}")
         if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
             raise ValueError(f"RecipeConfig(lr): expected a positive number, got {self.lr!r}")
+        if self.crop_scale is not None and not (
+                isinstance(self.crop_scale, (tuple, list)) and len(self.crop_scale) == 2
+                and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in self.crop_scale)
+                and 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1):
+            raise ValueError(f"RecipeConfig(crop_scale): expected None or (low, high) with 0 < low <= high <= 1, "
+                             f"got {self.crop_scale!r}")
+        if (isinstance(self.brightness, bool) or not isinstance(self.brightness, numbers.Real)
+                or not 0 <= self.brightness < 1):
+            raise ValueError(f"RecipeConfig(brightness): expected a number in [0, 1), got {self.brightness!r}")
+        for name in ("eval_flip", "retrain"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"RecipeConfig({name}): expected True or False, got {getattr(self, name)!r}")
 
 
 _MEAN, _STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
@@ -337,7 +361,15 @@ def _transforms(config: RecipeConfig):
     from ..data.transforms import ClipTransform
 
     crop = tuple(config.crop)
-    train = ClipTransform(v2.RandomCrop(crop), v2.RandomHorizontalFlip(), mean=_MEAN, std=_STD)
+    if config.crop_scale is None:
+        place = v2.RandomCrop(crop)
+    else:
+        aspect = crop[1] / crop[0]
+        place = v2.RandomResizedCrop(crop, scale=tuple(config.crop_scale), ratio=(aspect, aspect), antialias=True)
+    steps = [place, v2.RandomHorizontalFlip()]
+    if config.brightness > 0:
+        steps.append(v2.ColorJitter(brightness=config.brightness, contrast=config.brightness))
+    train = ClipTransform(*steps, mean=_MEAN, std=_STD)
     evaluate = ClipTransform(v2.CenterCrop(crop), mean=_MEAN, std=_STD)
     return train, evaluate
 
@@ -354,13 +386,46 @@ def _loader(dataset, batch_size, *, shuffle, seed=0):
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator if shuffle else None)
 
 
-def eval_loader(videos, labels, config: RecipeConfig, *, sampling: str | None = None, clips: int | None = None):
-    """A loader of (clips, labels, video ids) for :func:`course.train.evaluate_videos`: ``clips`` per video."""
+class _Mirrored(Dataset):
+    """Every item of a dataset of (clip (C, T, H, W), label, video id) twice: as it is, then mirrored left-right."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return 2 * len(self.dataset)
+
+    def __getitem__(self, index: int):
+        clip, label, video = self.dataset[index // 2]
+        return (clip.flip(-1) if index % 2 else clip), label, video
+
+
+def eval_loader(videos, labels, config: RecipeConfig, *, sampling: str | None = None, clips: int | None = None,
+                flip: bool | None = None):
+    """A loader of (clips, labels, video ids) for :func:`course.train.evaluate_videos`: ``clips`` per video (default
+    ``config.eval_clips``), each also mirrored when ``flip`` (default ``config.eval_flip``)."""
     _, evaluate = _transforms(config)
     dataset = VideoClips(videos, labels, clip_len=config.clip_len, step=config.step,
                          sampling=sampling or config.sampling, train=False,
                          clips_per_video=clips or config.eval_clips, transform=evaluate, with_ids=True)
+    if config.eval_flip if flip is None else flip:
+        dataset = _Mirrored(dataset)
     return _loader(dataset, config.batch_size * 2, shuffle=False)
+
+
+def predict_videos(model: torch.nn.Module, loader) -> dict:
+    """:func:`course.train.evaluate_videos` that refuses non-finite outputs: a model whose logits hold NaN or inf
+    (a diverged training run) would otherwise be scored by the argmax of NaN — class 0 for every video, 50% on a
+    balanced pair. Raises ``FloatingPointError`` naming how many videos were affected."""
+    from .video_eval import evaluate_videos
+
+    out = evaluate_videos(model, loader, progress=False)
+    bad = ~torch.isfinite(out["video_probs"]).all(dim=1)
+    if bad.any():
+        raise FloatingPointError(f"the model returned non-finite outputs (NaN or inf) for {int(bad.sum())} of "
+                                 f"{len(bad)} videos: the training diverged (lower RecipeConfig.lr) or the weights "
+                                 "are broken; no accuracy is reported from such outputs")
+    return out
 
 
 def train_loader(videos, labels, config: RecipeConfig, *, sampling: str | None = None):
@@ -374,51 +439,72 @@ def train_loader(videos, labels, config: RecipeConfig, *, sampling: str | None =
 
 def train_model(videos: Sequence[torch.Tensor], labels: Sequence[int], num_classes: int, config: RecipeConfig, *,
                 val: tuple[Sequence[torch.Tensor], Sequence[int]] | None = None, progress: bool = True,
-                device=None) -> dict:
+                device=None, stop_after: int | None = None, keep_best: bool = True) -> dict:
     """Train :func:`build_model` on clips of ``videos`` (uint8 (T, H, W, C) each) for ``config.epochs`` epochs.
 
-    With ``val`` = (videos, labels), the video accuracy on them is measured after every epoch and the weights of the
-    best epoch are kept (ties keep the earlier one). Returns ``{"model", "val_curve", "best_epoch", "train_loss",
-    "train_seconds"}``.
+    With ``val`` = (videos, labels), the video accuracy on them is measured after every epoch and, with
+    ``keep_best``, the weights of the best epoch are kept (ties keep the earlier one; ``keep_best=False`` keeps the
+    last epoch's and only records the curve). ``stop_after``: stop after that many epochs of the same
+    ``config.epochs``-epoch cosine schedule (the retraining run of :func:`run_recipe`). Returns ``{"model",
+    "val_curve", "best_epoch", "train_loss", "train_seconds"}``; ``train_seconds`` is the wall time of the training
+    loop including the per-epoch validation.
     """
     from ..config import seed_everything
     from .loop import fit
-    from .video_eval import evaluate_videos
 
+    epochs = config.epochs if stop_after is None else stop_after
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or not 1 <= epochs <= config.epochs:
+        raise ValueError(f"train_model(stop_after): expected an int in [1, {config.epochs}], got {stop_after!r}")
     seed_everything(config.seed)
     model = build_model(num_classes, config)
     loader = train_loader(videos, labels, config)
     val_loader = eval_loader(*val, config) if val is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    best = {"acc": -1.0, "epoch": config.epochs, "state": None}
+    best = {"acc": -1.0, "epoch": epochs, "state": None}
     val_curve: list[float] = []
 
     def select(history, model):
-        acc = evaluate_videos(model, val_loader, progress=False)["video_accuracy"]
+        acc = predict_videos(model, val_loader)["video_accuracy"]
         val_curve.append(acc)
-        if acc > best["acc"]:
+        if keep_best and acc > best["acc"]:
             best.update(acc=acc, epoch=len(val_curve), state=copy.deepcopy(model.state_dict()))
 
     started = time.perf_counter()
-    history = fit(model, loader, epochs=config.epochs, optimizer=optimizer, scheduler=scheduler, device=device,
+    history = fit(model, loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler, device=device,
                   progress=progress, callbacks=[select] if val is not None else [])
     seconds = time.perf_counter() - started
+    losses = [r["train_loss"] for r in history.records]
+    if not np.isfinite(losses).all():
+        raise FloatingPointError(f"train_model: the training loss became non-finite ({losses}); lower RecipeConfig.lr")
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     return {"model": model, "val_curve": val_curve, "best_epoch": best["epoch"],
-            "train_loss": [r["train_loss"] for r in history.records], "train_seconds": seconds}
+            "train_loss": losses, "train_seconds": seconds}
 
 
-def _check_split(split, fn: str) -> None:
+def check_split(split, fn: str = "check_split") -> None:
+    """Refuse a split the recipe cannot use honestly, before any decoding or training: ``TypeError`` unless a
+    :class:`VideoSplit`; ``ValueError`` when there are no training or no validation videos (nothing to choose the
+    epoch on), or when a class has no training video or no validation video (the message names the classes)."""
     if not isinstance(split, VideoSplit):
         raise TypeError(f"{fn}(split): expected a VideoSplit, got {type(split).__name__}")
     if not split.train:
         raise ValueError(f"{fn}(split): no training videos (KTH: persons 11-18)")
     if not split.val:
-        raise ValueError(f"{fn}(split): no validation videos to choose the epoch on (KTH: persons 1, 4, 19-25)")
+        raise ValueError(f"{fn}(split): no validation videos to choose the epoch on (KTH: persons 1, 4, 19-25); "
+                         f"found {len(split.train)} training videos and none of the validation persons")
     if len({label for _, label in split.train}) < 2:
         raise ValueError(f"{fn}(split): the training videos cover fewer than two classes")
+    counts = split.counts()
+    for name, what in (("train", "training"), ("val", "validation")):
+        missing = [c for c, n in counts[name].items() if n == 0]
+        if missing:
+            raise ValueError(f"{fn}(split): no {what} video of class(es) {missing}; every class needs at least one "
+                             f"(videos per class: {counts[name]})")
+
+
+_check_split = check_split
 
 
 def _decoded(split: VideoSplit, names, config: RecipeConfig, videos: dict | None, progress: bool) -> dict:
@@ -432,18 +518,21 @@ def _decoded(split: VideoSplit, names, config: RecipeConfig, videos: dict | None
 
 def run_recipe(split: VideoSplit, config: RecipeConfig | None = None, *, progress: bool = True,
                device=None, videos: dict | None = None) -> dict:
-    """Train on ``split.train``, pick the epoch with the best video accuracy on ``split.val``, report on ``split.test``
-    (or on ``split.val`` when there is no test video, saying so).
+    """Train on ``split.train``, pick the epoch with the best video accuracy on ``split.val``, then (with
+    ``config.retrain``) train a fresh model on training + validation videos for that many epochs; report on
+    ``split.test`` (or, when there is no test video, on ``split.val`` with the model that chose the epoch, saying so).
 
     Returns a dict: ``split`` ("test" or "val"), ``classes``, ``counts`` (videos per class and subset),
     ``n_videos``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high`` (95% Wilson), ``clip_accuracy``,
-    ``best_epoch``, ``val_curve`` (video accuracy per epoch), ``train_loss`` per epoch, ``train_seconds``,
-    ``y_true``/``y_pred``/``video_probs`` and ``paths`` of the reported videos, ``config``, and ``model`` (the
-    selected weights). ``videos``: optional ``{subset: [uint8 (T, H, W, C), ...]}`` already decoded.
+    ``best_epoch``, ``val_curve`` (video accuracy per epoch), ``val_accuracy`` (at the chosen epoch),
+    ``train_loss`` per epoch, ``final_fit`` (what the shipped model was trained on), ``train_seconds`` (all training:
+    the epoch-choosing run with its per-epoch validation, plus the retraining run; not decoding, not the final
+    evaluation), ``select_seconds``, ``retrain_seconds``, ``eval_seconds``, ``y_true``/``y_pred``/``video_probs`` and
+    ``paths`` of the reported videos, ``config``, ``model`` (the shipped model) and ``reported_by`` ("final" or
+    "selection": which model the numbers come from). ``videos``: optional ``{subset: [uint8 (T, H, W, C), ...]}``
+    already decoded.
     """
-    from .video_eval import evaluate_videos
-
-    _check_split(split, "run_recipe")
+    check_split(split, "run_recipe")
     config = config or RecipeConfig()
     if not isinstance(config, RecipeConfig):
         raise TypeError(f"run_recipe(config): expected a RecipeConfig, got {type(config).__name__}")
@@ -452,8 +541,20 @@ def run_recipe(split: VideoSplit, config: RecipeConfig | None = None, *, progres
     labels = {name: [label for _, label in getattr(split, name)] for name in ("train", "val", "test")}
     trained = train_model(videos["train"], labels["train"], len(split.classes), config,
                           val=(videos["val"], labels["val"]), progress=progress, device=device)
-    model = trained["model"]
-    out = evaluate_videos(model, eval_loader(videos[report_on], labels[report_on], config), progress=progress)
+    model, reported_by, retrain_seconds = trained["model"], "selection", 0.0
+    final_fit = f"training persons, weights of epoch {trained['best_epoch']} of {config.epochs}"
+    if config.retrain:
+        final = train_model(list(videos["train"]) + list(videos["val"]), labels["train"] + labels["val"],
+                            len(split.classes), config, progress=progress, device=device,
+                            stop_after=trained["best_epoch"])
+        model, retrain_seconds = final["model"], final["train_seconds"]
+        final_fit = (f"training + validation persons, retrained for the {trained['best_epoch']} epochs chosen on the "
+                     f"validation persons (of a {config.epochs}-epoch cosine schedule)")
+        reported_by = "final" if report_on == "test" else "selection"
+    started = time.perf_counter()
+    scored = model if reported_by == "final" or not config.retrain else trained["model"]
+    out = predict_videos(scored, eval_loader(videos[report_on], labels[report_on], config))
+    eval_seconds = time.perf_counter() - started
     y_true = out["video_labels"].numpy()
     y_pred = out["video_probs"].argmax(dim=1).numpy()
     correct = int((y_true == y_pred).sum())
@@ -462,7 +563,10 @@ def run_recipe(split: VideoSplit, config: RecipeConfig | None = None, *, progres
         "split": report_on, "classes": list(split.classes), "counts": split.counts(), "n_videos": int(len(y_true)),
         "correct": correct, "accuracy": correct / len(y_true), "ci_low": low, "ci_high": high,
         "clip_accuracy": out["clip_accuracy"], "best_epoch": trained["best_epoch"], "val_curve": trained["val_curve"],
-        "train_loss": trained["train_loss"], "train_seconds": trained["train_seconds"],
+        "val_accuracy": trained["val_curve"][trained["best_epoch"] - 1], "train_loss": trained["train_loss"],
+        "final_fit": final_fit, "reported_by": reported_by,
+        "train_seconds": trained["train_seconds"] + retrain_seconds, "select_seconds": trained["train_seconds"],
+        "retrain_seconds": retrain_seconds, "eval_seconds": eval_seconds,
         "y_true": y_true.tolist(), "y_pred": y_pred.tolist(), "video_probs": out["video_probs"].tolist(),
         "paths": [str(p) for p, _ in getattr(split, report_on)], "config": asdict(config), "model": model,
     }
@@ -479,10 +583,9 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
     half in training; same clips per epoch) and scored per held-out half with 1 and ``eval_clips`` clips — what a
     leaky split reports.
     Each row: ``training``, ``evaluation``, ``split``, ``clips_per_video``, ``accuracy``, ``n``, ``ci_low``,
-    ``ci_high``, ``train_seconds``.
+    ``ci_high``, ``train_seconds``, ``train_loss`` (per epoch) and ``predicted`` (videos predicted per class: a model
+    that collapsed to one class predicts every video as that class).
     """
-    from .video_eval import evaluate_videos
-
     _check_split(split, "compare_samplings")
     config = config or RecipeConfig()
     unknown = [s for s in samplings if s not in SAMPLINGS]
@@ -492,22 +595,23 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
     labels = {name: [label for _, label in getattr(split, name)] for name in ("train", "val")}
     rows = []
 
-    def row(training, evaluation, split_name, clips, out, seconds):
+    def row(training, evaluation, split_name, clips, out, trained):
         n = len(out["video_labels"])
         correct = int(round(out["video_accuracy"] * n))
         low, high = wilson_interval(correct, n)
+        predicted = torch.bincount(out["video_probs"].argmax(dim=1), minlength=len(split.classes))
         return {"training": training, "evaluation": evaluation, "split": split_name, "clips_per_video": clips,
                 "accuracy": out["video_accuracy"], "n": n, "ci_low": low, "ci_high": high,
-                "train_seconds": seconds}
+                "train_seconds": trained["train_seconds"], "train_loss": trained["train_loss"],
+                "predicted": dict(zip(split.classes, predicted.tolist()))}
 
     for sampling in samplings:
         cfg = RecipeConfig(**{**asdict(config), "sampling": sampling})
         trained = train_model(videos["train"], labels["train"], len(split.classes), cfg, progress=progress,
                               device=device)
         for clips in sorted({1, config.eval_clips}):
-            out = evaluate_videos(trained["model"], eval_loader(videos["val"], labels["val"], cfg, clips=clips),
-                                  progress=False)
-            rows.append(row(sampling, sampling, "persons (official)", clips, out, trained["train_seconds"]))
+            out = predict_videos(trained["model"], eval_loader(videos["val"], labels["val"], cfg, clips=clips))
+            rows.append(row(sampling, sampling, "persons (official)", clips, out, trained))
     if leaky:
         all_videos = list(videos["train"]) + list(videos["val"])
         all_labels = labels["train"] + labels["val"]
@@ -521,9 +625,8 @@ def compare_samplings(split: VideoSplit, config: RecipeConfig | None = None, *, 
         cfg = RecipeConfig(**{**asdict(config), "train_clips": 1})
         trained = train_model(tr, ytr, len(split.classes), cfg, progress=progress, device=device)
         for clips in sorted({1, config.eval_clips}):
-            out = evaluate_videos(trained["model"], eval_loader(va, yva, cfg, clips=clips), progress=False)
-            rows.append(row(config.sampling, config.sampling, "halves of videos (leaky)", clips, out,
-                            trained["train_seconds"]))
+            out = predict_videos(trained["model"], eval_loader(va, yva, cfg, clips=clips))
+            rows.append(row(config.sampling, config.sampling, "halves of videos (leaky)", clips, out, trained))
     return rows
 
 
