@@ -13,13 +13,14 @@ from .loop import fit
 
 def train_one_cycle(model, train_set, val_set=None, *, epochs: int, batch_size: int = 32, lr: float = 3e-3,
                     weight_decay: float = 1e-4, max_grad_norm: float | None = None, seed: int = 0,
-                    progress: bool = True, device="cpu") -> History:
+                    progress: bool = True, device="cpu", amp=None) -> History:
     """Train ``model`` in place on ``train_set`` and return its :class:`History`.
 
     ``train_set`` / ``val_set``: map-style datasets of (clip (C, T, H, W), label) pairs (e.g. ``tensor_dataset``); the
     model maps (N, C, T, H, W) to logits (N, K). Optimizer AdamW(lr, weight_decay), learning rate OneCycleLR with peak
     ``lr`` over ``epochs * batches`` steps, shuffling seeded by ``seed``; ``max_grad_norm`` clips gradients (RNNs).
-    ``progress`` shows the course's tqdm bars.
+    ``progress`` shows the course's tqdm bars. ``amp``: mixed precision as in :func:`fit` (default None: on for CUDA,
+    float32 elsewhere; ``torch.bfloat16`` for bfloat16 autocast on a CPU, chapter 16).
     """
     import torch
     from torch.utils.data import DataLoader, Dataset
@@ -43,4 +44,4 @@ def train_one_cycle(model, train_set, val_set=None, *, epochs: int, batch_size: 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
     return fit(model, loader, val_loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-               scheduler_step="batch", device=device, max_grad_norm=max_grad_norm, progress=progress)
+               scheduler_step="batch", device=device, amp=amp, max_grad_norm=max_grad_norm, progress=progress)
