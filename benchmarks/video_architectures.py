@@ -15,6 +15,12 @@ prints the load average, and CPU seconds next to wall seconds).
     python benchmarks/video_architectures.py                # the full table (saved)
     python benchmarks/video_architectures.py --quick --no-save   # a small version in a minute or two
     python benchmarks/video_architectures.py --models r3d_small r2plus1d_small --no-save
+    python benchmarks/video_architectures.py --models r3d_small r3d_small+nonlocal r3d_small+multilevel \
+        --train-clips 200 --seeds 0 1 2 --name video_architectures_200_clips   # a harder budget, three seeds
+
+``--seeds`` trains every model once per seed (initialisation and batch order; the clips stay the same) and records
+every run with its ``"seed"``, so a difference between models can be told from seed noise. ``--name`` saves the
+record as ``course/results/NAME.json``, so a side experiment never replaces the main table.
 
 On a shared machine the models can be trained by several runs side by side (each with its own ``--results-dir``) and
 their records merged into one table with ``--merge DIR [DIR ...]``; the merged record keeps each run's command.
@@ -22,6 +28,7 @@ their records merged into one table with ``--merge DIR [DIR ...]``; the merged r
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import time
@@ -29,6 +36,8 @@ import time
 from course.train.architectures import SMALL_MODELS, format_architecture_table, measure_architectures
 from course.train.recorded import save_record
 
+#: The record chapters 10-11 show (course/results/video_architectures.json).
+RECORD = "video_architectures"
 #: The --quick version: fewer clips, epochs and models (the notebook of chapter 11 runs the same).
 QUICK = {"train_clips": 300, "test_clips": 100, "epochs": 3,
          "models": ["c3d_small", "r3d_small", "r2plus1d_small", "slowfast"]}
@@ -94,8 +103,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--test-clips", type=int, default=None, help="default 400 (--quick: 100)")
     parser.add_argument("--epochs", type=int, default=None, help="default 6 (--quick: 3)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0, help="seed of every model's initialisation and batch order "
-                        "(the data stay the same); e.g. --models r3d_small r2plus1d_small --seed 1 --no-save")
+    seeding = parser.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=int, default=0, help="seed of every model's initialisation and batch order "
+                         "(the data stay the same); e.g. --models r3d_small r2plus1d_small --seed 1 --no-save")
+    seeding.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                         help="train every model once per seed and record all the runs, each with its 'seed' "
+                              "(e.g. --seeds 0 1 2, to tell a difference between models from seed noise)")
+    parser.add_argument("--name", default=RECORD, help=f"save the record as course/results/NAME.json (default "
+                        f"{RECORD}, the table chapters 10-11 show; give side experiments their own name)")
     parser.add_argument("--quick", action="store_true", help=f"a small version: {QUICK}")
     parser.add_argument("--no-save", action="store_true", help="print only; do not write course/results/ (--quick "
                         "saves only with --results-dir, so it never replaces the full record)")
@@ -106,20 +121,36 @@ def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.merge:
+        if args.name != RECORD:
+            parser.error("--merge writes the main record; --name is for training runs")
         return merge_records(args.merge, save=not args.no_save, directory=args.results_dir)
+    if not re.fullmatch(r"\w[\w.-]*", args.name):
+        parser.error(f"--name: expected a plain file name such as {RECORD}_200_clips, got {args.name!r}")
+    if args.seeds is not None and (len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0):
+        parser.error(f"--seeds: expected distinct non-negative ints, got {args.seeds}")
     defaults = QUICK if args.quick else FULL
     for key in ("train_clips", "test_clips", "epochs", "models"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
+    command = "python benchmarks/video_architectures.py " + " ".join(map(shlex.quote, argv))
     start = time.perf_counter()
-    record = measure_architectures(args.models, train_clips=args.train_clips, test_clips=args.test_clips,
-                                   seed=args.seed, epochs=args.epochs, threads=args.threads, progress=True,
-                                   command="python benchmarks/video_architectures.py " + " ".join(map(shlex.quote, argv)))
-    record["total_seconds"] = time.perf_counter() - start
-    print(format_architecture_table(record))
-    print("\n".join(["", "targets:"] + ["  " + line for line in check_targets(record)]))
+    records = []
+    for seed in args.seeds if args.seeds is not None else [args.seed]:
+        record = measure_architectures(args.models, train_clips=args.train_clips, test_clips=args.test_clips,
+                                       seed=seed, epochs=args.epochs, threads=args.threads, progress=True,
+                                       command=command)
+        record["total_seconds"] = time.perf_counter() - start
+        print(format_architecture_table(record) + (f" (seed {seed})" if args.seeds is not None else ""))
+        print("\n".join(["", "targets:"] + ["  " + line for line in check_targets(record)]))
+        records.append(record)
+    if args.seeds is None:
+        record = records[0]
+    else:                               # one record: every seed's runs, each tagged with its seed
+        record = {key: value for key, value in records[-1].items() if key != "seed"}
+        record["seeds"] = list(args.seeds)
+        record["runs"] = [run | {"seed": r["seed"]} for r in records for run in r["runs"]]
     if not args.no_save and (not args.quick or args.results_dir):
-        print(f"\nsaved {save_record(record, 'video_architectures', directory=args.results_dir)}")
+        print(f"\nsaved {save_record(record, args.name, directory=args.results_dir)}")
     return record
 
 

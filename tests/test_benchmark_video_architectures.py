@@ -70,3 +70,23 @@ def test_bad_arguments():
         measure_architectures(["c3d_small"], seed=-1)
     with pytest.raises(ValueError, match="seed"):
         measure_architectures(["c3d_small"], seed=True)
+
+
+def test_seeds_and_name_record_every_seed_in_its_own_file(tmp_path):
+    record = _script().main(["--quick", "--models", "slowfast/fast", "--train-clips", "20", "--test-clips", "10",
+                             "--epochs", "1", "--seeds", "0", "1", "--name", "side_experiment",
+                             "--results-dir", str(tmp_path)])
+    assert recorded_runs("video_architectures", directory=tmp_path) is None      # the main table is left alone
+    saved = recorded_runs("side_experiment", directory=tmp_path)
+    assert saved == record and saved["seeds"] == [0, 1] and "seed" not in saved
+    assert [(r["model"], r["seed"]) for r in saved["runs"]] == [("slowfast/fast", 0), ("slowfast/fast", 1)]
+    assert saved["runs"][0]["first_loss"] != saved["runs"][1]["first_loss"]     # the seed changed the run
+    assert "--seeds 0 1" in saved["command"]
+
+
+@pytest.mark.parametrize("argv", [["--seed", "1", "--seeds", "0", "1"], ["--seeds", "0", "0"], ["--seeds", "-1"],
+                                  ["--name", "../escape"], ["--merge", "x", "--name", "other"]])
+def test_bad_seed_and_name_flags_stop_before_training(argv, capsys):
+    with pytest.raises(SystemExit):
+        _script().main(["--quick", "--no-save", *argv])
+    assert "error" in capsys.readouterr().err
