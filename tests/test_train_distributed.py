@@ -3,11 +3,7 @@ torchrun on 127.0.0.1 (the equivalence test, and a kill -9 of one worker followe
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ import torch
 
 from course.train import load_checkpoint
 from course.train.distributed import (DistContext, checkpoint_path, distributed_loader, init_distributed,
-                                      launch_env, mean_over_processes, parse_result, rank_info, resume,
+                                      interrupt_run, launch_env, mean_over_processes, parse_result, rank_info, resume,
                                       run_torchrun, save_on_main, set_epoch, torchrun_command, unwrap, wrap_model)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,27 +220,10 @@ def test_kill_9_of_one_worker_leaves_a_checkpoint_that_resumes_to_the_same_weigh
 
     ckpt = job["folder"] / "killed.pt"
     args = job["args"] + ["--checkpoint", str(ckpt), "--checkpoint-every", "4", "--no-reference"]
-    proc = subprocess.Popen(torchrun_command(SCRIPT, args + ["--sleep", "0.3"], nproc=2),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=launch_env(1, job["env"]), start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not ckpt.exists():                          # wait for the first checkpoint (step 4)
-            assert proc.poll() is None, "the run ended before its first checkpoint"
-            assert time.monotonic() < deadline, "no checkpoint within 120 s"
-            time.sleep(0.1)
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "ddp_train.py" in " ".join(p.cmdline())]
-        rank1 = [p for p in workers if p.environ().get("RANK") == "1"]
-        assert len(rank1) == 1, [p.cmdline() for p in workers]
-        os.kill(rank1[0].pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode != 0, "torchrun should report the killed worker"
-    assert "RESULT " not in output
+    killed = interrupt_run(SCRIPT, args + ["--sleep", "0.3"], checkpoint=ckpt, kill_rank=1, timeout_s=120,
+                           env=job["env"])
+    assert killed.returncode != 0, "torchrun should report the killed worker"
+    assert killed.result is None
     saved = load_checkpoint(ckpt)                         # loads: sha256 verified, not half-written
     step = saved["extra"]["step"]
     assert 4 <= step < 24 and step % 4 == 0
@@ -257,3 +236,12 @@ def test_kill_9_of_one_worker_leaves_a_checkpoint_that_resumes_to_the_same_weigh
     final = load_checkpoint(ckpt)["model"]
     assert max(float((full[k] - final[k]).abs().max()) for k in full) < 1e-6, \
         "the resumed run should end with the weights of the uninterrupted one"
+
+
+def test_interrupt_run_rejects_bad_input(tmp_path):
+    existing = tmp_path / "there.pt"
+    existing.write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="already exists"):
+        interrupt_run(SCRIPT, checkpoint=existing)
+    with pytest.raises(ValueError, match="kill_rank=2"):
+        interrupt_run(SCRIPT, checkpoint=tmp_path / "new.pt", kill_rank=2)

@@ -370,3 +370,45 @@ def run_torchrun(script, args=(), *, nproc: int = 2, timeout_s: float = 300.0, t
         proc.communicate()
         raise
     return LaunchResult(command, proc.returncode, output, parse_result(output), time.perf_counter() - start)
+
+
+def interrupt_run(script, args=(), *, checkpoint, nproc: int = 2, kill_rank: int = 1, timeout_s: float = 300.0,
+                  threads: int = 1, env: dict | None = None) -> LaunchResult:
+    """Start ``script`` under torchrun, wait until its first ``checkpoint`` file appears, then kill the worker of
+    rank ``kill_rank`` with SIGKILL (``kill -9``: no clean-up, no exception handler runs) and wait for torchrun to
+    give up. Returns what the run printed; its ``returncode`` is nonzero. Linux and macOS (finds the worker through
+    ``psutil``, which Jupyter installs)."""
+    import signal
+
+    import psutil
+
+    checkpoint = Path(checkpoint)
+    if not isinstance(kill_rank, numbers.Integral) or isinstance(kill_rank, bool) or not 0 <= kill_rank < nproc:
+        raise ValueError(f"interrupt_run(kill_rank={kill_rank!r}): expected a rank from 0 to {nproc - 1}")
+    if checkpoint.exists():
+        raise FileExistsError(f"interrupt_run(checkpoint={str(checkpoint)!r}): already exists; the run would not be "
+                              f"interrupted after its own first checkpoint. Delete it or choose another path")
+    command = torchrun_command(script, args, nproc=nproc)
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=launch_env(threads, env), start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not checkpoint.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"interrupt_run: the run ended (exit code {proc.returncode}) before writing "
+                                   f"{checkpoint}:\n{proc.communicate()[0][-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"interrupt_run: no checkpoint at {checkpoint} within {timeout_s} s")
+            time.sleep(0.05)
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if p.environ().get("RANK") == str(kill_rank) and str(script) in " ".join(p.cmdline())]
+        if len(workers) != 1:
+            raise RuntimeError(f"interrupt_run: expected one worker of rank {kill_rank}, found {len(workers)}")
+        os.kill(workers[0].pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 30))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return LaunchResult(command, proc.returncode, output, parse_result(output), time.perf_counter() - start)
