@@ -452,8 +452,8 @@ def _stop_message(outcome: Outcome, time_limit: float | None) -> str | None:
     if outcome.interrupted:
         return "not run (interrupted)"
     if isinstance(outcome.error, TimeLimitExceeded):
-        return (f"not run: an earlier case did not return within {time_limit:g} s, so the remaining cases were "
-                f"skipped — fix that one first")
+        limit = outcome.error.args[0] if outcome.error.args else time_limit
+        return f"not run: skipped, as an earlier case ran past the {limit:g} s time limit — fix that one first"
     return None
 
 
@@ -470,7 +470,7 @@ class CaseRunner:
         self.time_limit = time_limit
         self.stopped: str | None = None
         if after is not None and after.stopped:
-            self.stopped = "not run: an earlier case did not finish (see above), so the remaining cases were skipped"
+            self.stopped = "not run: skipped, as an earlier case did not finish (see above) — fix that one first"
 
     def __call__(self, name: str, test: Callable[[], str | None], hint: str | None = None, *,
                  time_limit: float | None = None) -> CaseResult:
