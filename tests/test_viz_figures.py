@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 MIN_POINTS = 8.0
-LAST_CHAPTER = 14             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
+LAST_CHAPTER = 15             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
 DISPLAY_WIDTH_INCHES = 10.0   # about what a JupyterLab notebook column shows at 100 dpi before it shrinks a figure
 
 
@@ -658,6 +658,40 @@ def _upload_widget():
                 os.environ["COURSE_DATA"] = old
 
 
+# chapter 15 --------------------------------------------------------------------------------------------------------
+
+def _efficiency_latency_runs():
+    from course.viz import efficiency
+
+    rng = np.random.default_rng(0)
+    efficiency.plot_latency_runs({"PyTorch float32": list(rng.lognormal(3, 0.2, 30)) + [200.0],
+                                  "onnxruntime float32": list(rng.lognormal(2, 0.2, 30))})
+
+
+def _efficiency_sensitivity():
+    from course.viz import efficiency
+
+    names = ["conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b", "fc6", "fc7", "fc8"]
+    efficiency.plot_sensitivity([{"layer": n, "mean_abs_logit_error": 0.01 * (k + 1), "acc": 1.0 - 0.01 * k}
+                                 for k, n in enumerate(names)])
+
+
+def _efficiency_pruning_curve():
+    from course.viz import efficiency
+
+    efficiency.plot_pruning_curve([{"fraction": f, "speedup": 1 + 2 * f, "acc": 1 - f / 4, "acc_before_fine_tune": 1 - f}
+                                   for f in (0.25, 0.5, 0.75)], baseline_acc=1.0, title="channels removed")
+
+
+def _efficiency_monitor():
+    from course.viz import efficiency
+
+    rng = np.random.default_rng(0)
+    efficiency.plot_monitor(rng.random(80) * 3, {"brightness": 40 + rng.random(80), "noise": rng.random(80) * 5,
+                                                 "frame rate": 8 + rng.random(80), "camera": rng.random(80) * 2},
+                            threshold=4.0, statistic="brightness")
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -733,6 +767,11 @@ FIGURES = {
     "real_videos.show_failures": _real_videos_show_failures,
     "upload.plot_predictions": _upload_plot_predictions,
     "upload.upload_widget (the figures of an upload)": _upload_widget,
+    # chapter 15
+    "efficiency.plot_latency_runs": _efficiency_latency_runs,
+    "efficiency.plot_sensitivity": _efficiency_sensitivity,
+    "efficiency.plot_pruning_curve": _efficiency_pruning_curve,
+    "efficiency.plot_monitor": _efficiency_monitor,
 }
 
 
