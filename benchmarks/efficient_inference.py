@@ -35,8 +35,9 @@ import torch  # noqa: E402
 from course.efficiency import (count_params, export_onnx, magnitude_prune, onnx_max_abs_diff, ort_session,  # noqa: E402
                                prune_channels, quantizable_layers, quantize_eager, quantize_onnx_int8, saved_bytes,
                                sparsity)
-from course.efficiency.study import (accuracy, copy_model, fine_tune, format_table, measure,  # noqa: E402
-                                     moving_shapes_task, ort_predict, torch_predict, train_student)
+from course.efficiency.study import (TABLE_COLUMNS, accuracy, fine_tune, format_table,  # noqa: E402
+                                     gpu_latency_rows, measure, moving_shapes_task, ort_predict, torch_predict,
+                                     train_student)
 from course.models import load_pretrained  # noqa: E402
 from course.timing import latency  # noqa: E402
 from course.train.recorded import save_record  # noqa: E402
@@ -54,9 +55,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads for the latency table (default 1)")
     parser.add_argument("--train-threads", type=int, default=2, help="threads for fine-tuning and students")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--gpu-only", action="store_true", help="on a CUDA machine: only the GPU latency table of the "
+                        "small C3D and r3d_18, recorded as course/results/efficient_inference_gpu.json")
     args = parser.parse_args(argv)
     quick = args.quick
     t0 = time.perf_counter()
+    if args.gpu_only:
+        return gpu_only(argv)
     sizes = dict(train=96, val=64, test=64) if quick else dict(train=1200, val=200, test=400)
     runs = 5 if quick else 40
     prune_epochs, student_epochs, seeds = (1, 1, [0]) if quick else (3, 8, [0, 1, 2])
@@ -183,6 +188,30 @@ def main(argv=None) -> int:
         }
         print(f"\nrecorded {save_record(record, NAME)}")
     print("RESULT " + json.dumps(result))
+    return 0
+
+
+def gpu_only(argv) -> int:
+    """The chapter's latency table on CUDA: float32, float16/bfloat16 autocast, channels_last_3d."""
+    from course.models import r3d_18
+
+    if not torch.cuda.is_available():
+        print("error: --gpu-only needs a CUDA GPU; none is visible", file=sys.stderr)
+        return 1
+    task = moving_shapes_task(8, 8, 32)
+    rows = [dict(r, model="c3d_small 16x32x32") for r in
+            gpu_latency_rows(load_pretrained("c3d_small_moving_shapes"), task.test_x[:32])]
+    rows += [dict(r, model="r3d_18 16x112x112") for r in
+             gpu_latency_rows(r3d_18(num_classes=400), torch.randn(8, 3, 16, 112, 112), runs=30)]
+    columns = (("model", "model", "{}"),) + tuple(c for c in TABLE_COLUMNS
+                                                  if c[0] in ("variant", "p50_ms", "p90_ms", "clips_per_s"))
+    print(format_table(rows, columns=columns))
+    record = {"command": "python benchmarks/efficient_inference.py --gpu-only", "device": rows[0]["device"],
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "torch": torch.__version__, "runs": rows}
+    if "--no-save" not in (argv or sys.argv[1:]):
+        print(f"recorded {save_record(record, NAME + '_gpu')}")
+    print("RESULT " + json.dumps({r["model"] + " " + r["variant"]: round(r["p50_ms"], 3) for r in rows}))
     return 0
 
 
