@@ -63,6 +63,8 @@ def failed(result):
     (True, np.float64(1.0), ["bool"]),
     (1, True, ["a bool"]),
     (np.array([True, False]), np.array([1.0, 0.0]), ["True/False"]),
+    (np.array([1.0, 2.0]), np.array([1, 2]), ["whole numbers", "dtype float64"]),
+    (torch.tensor([5.0, 9.0]), torch.tensor([5, 9]), ["whole numbers"]),
 ])
 def test_compare_names_the_wrong_type(got, expected, words):
     problem = compare(got, expected)
@@ -74,6 +76,7 @@ def test_compare_names_the_wrong_type(got, expected, words):
 @pytest.mark.parametrize("got, expected", [
     (0.3, 0.3), (np.float64(0.3), 0.3), (np.float32(0.5), 0.5), (1, 1.0), (np.int64(0), 0.0),
     (3, 3), (np.int64(3), 3), (3, np.int64(3)), (True, True), (np.array([1.0, 0.0]), np.array([1.0, 0.0])),
+    ([1, 2], np.array([1, 2])), (np.array([1, 2], np.int32), torch.tensor([1, 2])),
     (float("nan"), float("nan")),
 ])
 def test_compare_accepts_the_right_types(got, expected):

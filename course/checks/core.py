@@ -228,6 +228,9 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) 
             return f"expected numbers (dtype {e.dtype}), got True/False values (dtype bool)"
         if not np.issubdtype(g.dtype, np.number):
             return f"expected numbers, got dtype {g.dtype}"
+        if np.issubdtype(e.dtype, np.integer) and not np.issubdtype(g.dtype, np.integer):
+            return (f"expected whole numbers (an integer dtype, like {e.dtype}), got dtype {g.dtype}: indices, ids "
+                    f"and counts are ints — use // rather than /, or .astype(int) / .long()")
         if np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
             return None
         if e.ndim == 0:
