@@ -514,7 +514,8 @@ def check_function(
 
     Prints a friendly verdict per case when ``report`` is True and returns a :class:`CheckResult`. The learner's
     exceptions are caught and reported, never raised (except :class:`CheckFailed` in strict mode); the call, and the
-    conversion and comparison of its result, run under :func:`run_guarded` with ``time_limit`` seconds per case.
+    conversion and comparison of its result, run under :func:`run_guarded` with ``time_limit`` seconds per case;
+    after a case that runs out of time (or is interrupted) the remaining cases are reported as skipped, not run.
     ``hint`` is shown for failing cases that have no hint of their own.
     """
     if not cases:
