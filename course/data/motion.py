@@ -42,6 +42,9 @@ def _as_energy(energy, fn: str) -> np.ndarray:
     if energy is None or energy.ndim != 1 or energy.size == 0 or not np.all(np.isfinite(energy)):
         raise ValueError(f"{fn}(energy): expected a non-empty 1-D array of finite numbers (T - 1,), "
                          "e.g. from motion_energy(frames)")
+    if energy.min() < 0:
+        raise ValueError(f"{fn}(energy): motion energy is a mean absolute difference, so it cannot be negative; got "
+                         f"{energy.min():.4g} at frame {int(energy.argmin())} (use motion_energy(frames))")
     return energy
 
 

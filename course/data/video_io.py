@@ -14,6 +14,7 @@ constant-frame-rate files datasets ship; approximate for variable-frame-rate pho
 """
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,10 @@ def read_frames(path, indices: Sequence[int], *, size: tuple[int, int] | None = 
     for to RGB. Raises ``IndexError`` for an index past the end of the video and :class:`VideoReadError` for a file
     that cannot be decoded (including one truncated before the frames asked for).
     """
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, (Iterable, np.ndarray, torch.Tensor)):
+        raise TypeError(f"read_frames(indices): expected a sequence of frame indices such as [0, 8, 16], got "
+                        f"{type(indices).__name__} {indices!r}" + ("; for one frame pass [index]"
+                                                                   if isinstance(indices, numbers.Integral) else ""))
     idx = np.asarray(list(indices) if not isinstance(indices, (np.ndarray, torch.Tensor)) else indices)
     if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"read_frames(indices): expected a non-empty 1-D sequence of ints, got {indices!r}")

@@ -62,6 +62,7 @@ class InflatedConv3d(nn.Conv3d):
         self.time_padding_mode = _check_choice(time_padding_mode, _TIME_PADDINGS, "InflatedConv3d(time_padding_mode)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, 5, "(N, C, T, H, W)", "InflatedConv3d", channels=self.in_channels)
         if self.time_padding:
             pad = (0, 0, 0, 0, self.time_padding, self.time_padding)
             x = F.pad(x, pad, mode="replicate") if self.time_padding_mode == "replicate" else F.pad(x, pad)

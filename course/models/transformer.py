@@ -232,8 +232,10 @@ class VideoTransformer(nn.Module):
         for name, flag in (("temporal_position", temporal_position), ("spatial_position", spatial_position)):
             if not isinstance(flag, bool):
                 raise TypeError(f"VideoTransformer({name}={flag!r}): expected True or False")
-        if not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
-            raise ValueError(f"VideoTransformer(mlp_ratio={mlp_ratio!r}): expected a positive number")
+        if (not isinstance(mlp_ratio, numbers.Real) or isinstance(mlp_ratio, bool) or not math.isfinite(mlp_ratio)
+                or int(dim * mlp_ratio) < 1):
+            raise ValueError(f"VideoTransformer(mlp_ratio={mlp_ratio!r}): expected a positive finite number with "
+                             f"dim * mlp_ratio >= 1 (the MLP's hidden width; dim={dim})")
         if not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"VideoTransformer(dropout={dropout!r}): expected a number in [0, 1)")
         self.attention, self.pooling, self.dim, self.heads = attention, pooling, dim, heads
@@ -241,8 +243,9 @@ class VideoTransformer(nn.Module):
         self.embed = TubeletEmbedding(in_channels, dim, tubelet, stem_channels=stem_channels)
         for name, stat in (("input_mean", input_mean), ("input_std", input_std)):
             if stat is not None and (not isinstance(stat, (tuple, list)) or len(stat) != in_channels
-                                     or not all(isinstance(v, numbers.Real) for v in stat)):
-                raise ValueError(f"VideoTransformer({name}={stat!r}): expected None or {in_channels} numbers")
+                                     or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                and math.isfinite(v) for v in stat)):
+                raise ValueError(f"VideoTransformer({name}={stat!r}): expected None or {in_channels} finite numbers")
         if input_std is not None and min(input_std) <= 0:
             raise ValueError(f"VideoTransformer(input_std={input_std!r}): expected positive numbers")
         shape = (1, in_channels, 1, 1, 1)

@@ -96,10 +96,9 @@ def train_and_measure(name: str, train: TensorDataset, test: TensorDataset, *, e
     from course.config import seed_everything
     from course.data import MovingShapes
     from course.models import count_flops, count_parameters
-    from course.viz.frames_vs_time import within_pair_accuracy
 
     from .loop import fit
-    from .metrics import evaluate
+    from .metrics import evaluate, within_pair_accuracy
 
     if name not in SMALL_MODELS:
         raise ValueError(f"train_and_measure(name={name!r}): expected one of {list(SMALL_MODELS)}")

@@ -11,6 +11,7 @@ Neural Networks").
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -125,8 +126,10 @@ class TemperatureScaled(nn.Module):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"TemperatureScaled(model): expected a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(temperature, numbers.Real) or isinstance(temperature, bool) or not temperature > 0:
-            raise ValueError(f"TemperatureScaled(temperature={temperature!r}): expected a positive number")
+        if (not isinstance(temperature, numbers.Real) or isinstance(temperature, bool) or not temperature > 0
+                or not math.isfinite(temperature)):
+            raise ValueError(f"TemperatureScaled(temperature={temperature!r}): expected a positive finite number "
+                             "(e.g. from fit_temperature)")
         self.model = model
         self.temperature = float(temperature)
 

@@ -105,10 +105,25 @@ class _Running:
         return loss, acc
 
 
-def _bar(iterable, *, enabled: bool, **kwargs):
+def progress_bar(iterable, *, enabled: bool, **kwargs):
+    """A ``tqdm.auto`` bar over ``iterable`` (a DataLoader or any iterable) that iterates it exactly once.
+
+    Iterate the returned bar once. ``tqdm.auto.tqdm`` inherits ``tqdm.asyncio``, whose constructor already calls
+    ``iter(iterable)``, and the ``for`` loop calls it a second time: for a DataLoader with ``num_workers > 0`` each
+    ``iter`` starts its own workers, and the first set decodes ``num_workers * prefetch_factor`` batches that nobody
+    reads. Handing tqdm one iterator (and the length separately) leaves a single pass. ``iterable=None``: a bar
+    moved by hand with ``update``.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=not enabled, **kwargs)
+    if iterable is None:
+        return tqdm(disable=not enabled, **kwargs)
+    if "total" not in kwargs:
+        try:
+            kwargs["total"] = len(iterable)
+        except TypeError:  # an IterableDataset's loader, a generator: no length
+            kwargs["total"] = None
+    return tqdm(iter(iterable), disable=not enabled, **kwargs)
 
 
 def _train_epoch(model, loader, *, optimizer, loss_fn, device, precision: Precision, scaler, scheduler,
@@ -118,7 +133,7 @@ def _train_epoch(model, loader, *, optimizer, loss_fn, device, precision: Precis
     model.train()
     running = _Running(device)
     last_refresh = time.monotonic()
-    bar = _bar(loader, enabled=progress, desc=desc, leave=False, unit="batch")
+    bar = progress_bar(loader, enabled=progress, desc=desc, leave=False, unit="batch")
     try:
         for batch in bar:
             inputs, targets = split_batch(batch, "fit(train_loader)")
@@ -163,7 +178,7 @@ def validate(model, loader, loss_fn, *, device, precision: Precision | None = No
     model.eval()
     running = _Running(device)
     with torch.no_grad():
-        bar = _bar(loader, enabled=progress, desc=desc, leave=False, unit="batch")
+        bar = progress_bar(loader, enabled=progress, desc=desc, leave=False, unit="batch")
         try:
             for batch in bar:
                 inputs, targets = split_batch(batch, "fit(val_loader)")
@@ -260,7 +275,7 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, schedul
         elif progress:
             print(f"no checkpoint at {path} yet: starting from scratch")
     is_plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    epoch_bar = _bar(None, enabled=progress, total=epochs, initial=min(start_epoch, epochs), desc="epochs",
+    epoch_bar = progress_bar(None, enabled=progress, total=epochs, initial=min(start_epoch, epochs), desc="epochs",
                      unit="epoch")
     epoch = start_epoch
     in_epoch = False  # for messages: inside an epoch, or in between (checkpoint, callbacks)
@@ -289,6 +304,12 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, schedul
             if val_loader is not None:
                 val_loss, val_acc = validate(model, val_loader, loss_fn, device=device, precision=precision,
                                              progress=progress, desc=f"validate {epoch + 1}/{epochs}")
+                if not math.isfinite(val_loss):
+                    raise FloatingPointError(
+                        f"fit: the validation loss became {val_loss} at epoch {epoch + 1} while the training loss is "
+                        f"finite ({train_loss:.4g}); look for NaN or infinite values in the validation inputs, a "
+                        f"layer that differs in eval mode (batch-norm statistics), or float16 overflow (try amp=False)"
+                        f"; a smaller learning rate (now {lr:g}) can help too; {checkpoint_note()}")
             if scheduler is not None and scheduler_step == "epoch":
                 scheduler.step(val_loss if val_loader is not None else train_loss) if is_plateau else scheduler.step()
             history.append({"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,

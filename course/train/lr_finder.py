@@ -69,7 +69,7 @@ def lr_range_test(model: nn.Module, loader, *, optimizer: torch.optim.Optimizer 
         diverge: stop when the smoothed loss exceeds ``diverge`` times its minimum so far.
         device: default the model's own device.
 
-    Returns an :class:`LRRangeTest`.
+    Returns an :class:`LRRangeTest`. Raises ``FloatingPointError`` when not even the first loss is finite.
     """
     from tqdm.auto import tqdm
 
@@ -135,6 +135,11 @@ def lr_range_test(model: nn.Module, loader, *, optimizer: torch.optim.Optimizer 
     lrs = lrs[: len(losses)]
     smoothed_arr = np.asarray(smoothed)
     finite = np.isfinite(smoothed_arr)
-    suggested, at_min = _suggest(lrs[finite], smoothed_arr[finite]) if finite.any() else (float("nan"),) * 2
+    if not finite.any():
+        raise FloatingPointError(
+            f"lr_range_test: the loss was {losses[0]} on the first batch, before any update, so the curve says "
+            "nothing about the learning rate; check the inputs and targets for NaN or infinity and that the model's "
+            "outputs are finite")
+    suggested, at_min = _suggest(lrs[finite], smoothed_arr[finite])
     return LRRangeTest(lrs=lrs, losses=np.asarray(losses), smoothed=smoothed_arr, suggested_lr=suggested,
                        min_loss_lr=at_min, diverged=diverged)

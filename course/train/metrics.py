@@ -1,4 +1,5 @@
-"""Predictions and metrics: accuracy from logits, :func:`evaluate`, scikit-learn's report and confusion matrix."""
+"""Predictions and metrics: accuracy from logits, :func:`evaluate`, scikit-learn's report and confusion matrix, and
+chapter 06's time-reversal metrics (:func:`within_pair_accuracy`, :func:`pair_accuracy`, :func:`pair_confusions`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,6 +33,20 @@ def accuracy(logits, labels) -> float:
     if logits.shape[0] == 0:
         raise ValueError("accuracy(logits): empty batch (N=0)")
     return float((logits.argmax(dim=1) == labels).double().mean())
+
+
+def check_finite_logits(logits, owner: str, where: str = "") -> None:
+    """Raise a ValueError when ``logits`` (N, K) hold NaN or infinity: their argmax is a meaningless class (NaN
+    compares as the largest value), so an accuracy computed from them would look like a result. ``where`` ends the
+    message (e.g. " in batch 3")."""
+    import torch
+
+    finite = torch.isfinite(logits)
+    if not bool(finite.all()):
+        rows = int((~finite).reshape(finite.shape[0], -1).any(dim=1).sum()) if finite.ndim else 1
+        raise ValueError(f"{owner}: the model returned NaN or infinite logits for {rows} of {len(logits)} "
+                         f"examples{where}, so no prediction can be read from them; check the inputs for NaN/inf, "
+                         "whether training diverged (a NaN training loss), and float16 overflow (evaluate in float32)")
 
 
 def split_batch(batch, where: str = "loader"):
@@ -80,6 +95,7 @@ def evaluate(model, loader, device=None) -> tuple[np.ndarray, np.ndarray]:
                     logits = model(inputs.to(device, non_blocking=True))
                 if logits.ndim != 2:
                     raise ValueError(f"evaluate: the model must return logits (N, K), got shape {tuple(logits.shape)}")
+                check_finite_logits(logits, "evaluate", where=f" in batch {len(preds)}")
                 preds.append(logits.argmax(dim=1).cpu())
                 labels.append(torch.as_tensor(targets).reshape(-1).cpu())
     finally:
@@ -149,3 +165,50 @@ def plot_confusion_matrix(preds, labels, class_names=None, ax=None, *, normalize
     if title:
         ax.set_title(title)
     return display
+
+
+def _class_indices(preds, labels, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(preds.detach().cpu() if hasattr(preds, "detach") else preds)
+    y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    if p.ndim != 1 or y.ndim != 1 or p.shape != y.shape:
+        raise ValueError(f"{owner}(preds, labels): expected two 1-D arrays of class indices (N,) of the same length, "
+                         f"got shapes {p.shape} and {y.shape}")
+    if not (np.issubdtype(p.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
+        raise TypeError(f"{owner}(preds, labels): expected integer class indices, got {p.dtype} and {y.dtype}")
+    return p, y
+
+
+def pair_confusions(preds, labels, pairs) -> np.ndarray:
+    """For each time-reversed pair (i, j): the 2x2 confusion matrix of the clips labelled i or j (P, 2, 2).
+
+    ``preds``, ``labels``: integer class indices (N,). Row = true class (i, j), column = predicted class (i, j);
+    predictions outside the pair are not counted.
+    """
+    p, y = _class_indices(preds, labels, "pair_confusions")
+    out = np.zeros((len(pairs), 2, 2), dtype=np.int64)
+    for k, pair in enumerate(pairs):
+        for r, true in enumerate(pair):
+            for c, guess in enumerate(pair):
+                out[k, r, c] = np.sum((y == true) & (p == guess))
+    return out
+
+
+def within_pair_accuracy(preds, labels, pairs) -> float:
+    """Among clips whose *pair* was predicted right, the fraction whose direction in time was right too.
+
+    ``preds``, ``labels``: integer class indices (N,); ``pairs``: the time-reversed class pairs [(i, j), ...].
+    Chance is 0.5: a model blind to frame order cannot do better on average. NaN when no pair was predicted right.
+    """
+    conf = pair_confusions(preds, labels, pairs)
+    total = conf.sum()
+    return float(np.trace(conf, axis1=1, axis2=2).sum() / total) if total else float("nan")
+
+
+def pair_accuracy(preds, labels, pairs) -> float:
+    """Fraction of clips whose predicted class is in the same time-reversed pair as the true class.
+
+    ``preds``, ``labels``: integer class indices (N,); ``pairs``: [(i, j), ...].
+    """
+    p, y = _class_indices(preds, labels, "pair_accuracy")
+    pair_of = {c: k for k, pair in enumerate(pairs) for c in pair}
+    return float(np.mean([pair_of.get(int(a), -1) == pair_of.get(int(b), -2) for a, b in zip(p, y)]))

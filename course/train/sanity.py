@@ -164,7 +164,13 @@ def sanity_checks(model: nn.Module, batch, *, num_classes: int, holdout=None, tr
 
     model.train()
     model.zero_grad(set_to_none=True)
-    loss = loss_fn(model(inputs), targets)
+    outputs = model(inputs)
+    if not torch.is_tensor(outputs) or tuple(outputs.shape) != (len(targets), num_classes):
+        raise ValueError(f"sanity_checks(num_classes={num_classes}): the model must return logits "
+                         f"(N, num_classes) = ({len(targets)}, {num_classes}), got "
+                         f"{tuple(outputs.shape) if torch.is_tensor(outputs) else type(outputs).__name__}; "
+                         "give the number of classes the last layer has (or fix the last layer)")
+    loss = loss_fn(outputs, targets)
     expected = math.log(num_classes)
     checks.append(SanityCheck(
         "initial loss", bool(abs(float(loss.detach()) - expected) <= initial_loss_tolerance * expected),

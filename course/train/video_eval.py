@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .metrics import model_device
+from .metrics import check_finite_logits, model_device
 
 __all__ = ["MultiClipDataset", "evaluate_videos", "clip_starts", "crop_boxes"]
 
@@ -175,8 +175,7 @@ def evaluate_videos(model, loader, *, device=None, progress: bool = True) -> dic
 
     ``device``: default the model's own device. The model's train/eval mode is restored afterwards.
     """
-    from tqdm.auto import tqdm
-
+    from .loop import progress_bar
     from .precision import choose_precision
 
     if not isinstance(model, torch.nn.Module):
@@ -194,13 +193,16 @@ def evaluate_videos(model, loader, *, device=None, progress: bool = True) -> dic
     probs, labels, ids = [], [], []
     try:
         with torch.no_grad():
-            for batch in tqdm(loader, disable=not progress, desc="clips", unit="batch", leave=False):
+            bar = progress_bar(loader, enabled=progress, desc="clips", unit="batch", leave=False)
+            for batch in bar:
                 clips, batch_labels, batch_ids = _split_triple(batch)
                 with precision.autocast():
                     logits = model(clips.to(device, non_blocking=True))
-                if logits.ndim != 2 or logits.shape[0] != clips.shape[0]:
+                if not torch.is_tensor(logits) or logits.ndim != 2 or logits.shape[0] != clips.shape[0]:
                     raise ValueError(f"evaluate_videos: the model must return logits (N, K) with N={clips.shape[0]}, "
-                                     f"got shape {tuple(logits.shape)}")
+                                     f"got shape {tuple(getattr(logits, 'shape', ()))}")
+                check_finite_logits(logits, "evaluate_videos",
+                                    where=f" (clips of videos {sorted(set(batch_ids.tolist()))[:5]})")
                 probs.append(torch.softmax(logits.float(), dim=1).cpu())
                 labels.append(batch_labels)
                 ids.append(batch_ids)

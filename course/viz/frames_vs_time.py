@@ -3,47 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# The metrics live with the other metrics in course.train.metrics; they stay importable from here.
+from ..train.metrics import pair_accuracy, pair_confusions, within_pair_accuracy
 
-def _labels(preds, labels, owner: str) -> tuple[np.ndarray, np.ndarray]:
-    p = np.asarray(preds.detach().cpu() if hasattr(preds, "detach") else preds)
-    y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
-    if p.ndim != 1 or y.ndim != 1 or p.shape != y.shape:
-        raise ValueError(f"{owner}(preds, labels): expected two 1-D arrays of class indices (N,) of the same length, "
-                         f"got shapes {p.shape} and {y.shape}")
-    if not (np.issubdtype(p.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-        raise TypeError(f"{owner}(preds, labels): expected integer class indices, got {p.dtype} and {y.dtype}")
-    return p, y
-
-
-def pair_confusions(preds, labels, pairs) -> np.ndarray:
-    """For each time-reversed pair (i, j): the 2x2 confusion matrix of the clips labelled i or j (P, 2, 2).
-
-    Row = true class (i, j), column = predicted class (i, j); predictions outside the pair are not counted.
-    """
-    p, y = _labels(preds, labels, "pair_confusions")
-    out = np.zeros((len(pairs), 2, 2), dtype=np.int64)
-    for k, pair in enumerate(pairs):
-        for r, true in enumerate(pair):
-            for c, guess in enumerate(pair):
-                out[k, r, c] = np.sum((y == true) & (p == guess))
-    return out
-
-
-def within_pair_accuracy(preds, labels, pairs) -> float:
-    """Among clips whose *pair* was predicted right, the fraction whose direction in time was right too.
-
-    Chance is 0.5: a model blind to frame order cannot do better on average.
-    """
-    conf = pair_confusions(preds, labels, pairs)
-    total = conf.sum()
-    return float(np.trace(conf, axis1=1, axis2=2).sum() / total) if total else float("nan")
-
-
-def pair_accuracy(preds, labels, pairs) -> float:
-    """Fraction of clips whose predicted class is in the same time-reversed pair as the true class."""
-    p, y = _labels(preds, labels, "pair_accuracy")
-    pair_of = {c: k for k, pair in enumerate(pairs) for c in pair}
-    return float(np.mean([pair_of.get(int(a), -1) == pair_of.get(int(b), -2) for a, b in zip(p, y)]))
+__all__ = ["pair_accuracy", "pair_confusions", "plot_pair_confusions", "within_pair_accuracy"]
 
 
 def plot_pair_confusions(preds, labels, classes, pairs, *, title: str = "", axes=None):
