@@ -21,7 +21,7 @@ import torch
 
 from .real_video import RecipeConfig, eval_loader, kth_person, predict_videos, train_model
 
-__all__ = ["person_folds", "cross_validate", "format_cv_table", "parse_eval_setting"]
+__all__ = ["person_folds", "cross_validate", "format_cv_table", "parse_eval_setting", "recorded_ablations"]
 
 
 def person_folds(persons: Sequence[int], k: int) -> list[list[int]]:
@@ -108,3 +108,15 @@ def format_cv_table(rows: Sequence[dict]) -> str:
             lines.append(f"{row['variant']:28s} {len(row['folds']):>5d} {label:>14s} {np.mean(accs):>6.1%} {sd:>5.1%}  "
                          f"{per_seed:22s} {row['n']:>6d}")
     return "\n".join(lines)
+
+
+def recorded_ablations(directory=None) -> list[dict]:
+    """The records of ``benchmarks/real_video_ablation.py --name ...`` (``real_video_kth_ablation_*.json`` in
+    ``course/results/``), oldest first; each has ``command``, ``date``, ``load_before`` and ``runs[0]["rows"]``."""
+    import json
+    from pathlib import Path
+
+    from .recorded import RESULTS_DIR
+
+    records = [json.loads(p.read_text()) for p in Path(directory or RESULTS_DIR).glob("real_video_kth_ablation_*.json")]
+    return sorted(records, key=lambda r: r.get("date", ""))

@@ -686,17 +686,26 @@ def format_report(result: dict) -> str:
     for name in ("train", "val", "test"):
         per_class = ", ".join(f"{c} {n}" for c, n in counts[name].items())
         lines.append(f"{name:5s}: {sum(counts[name].values()):3d} videos ({per_class})")
-    lines.append(f"model weights chosen at epoch {result.get('best_epoch', '?')} by video accuracy on the validation "
-                 "persons; recipe settings fixed before looking at any test video")
+    lines.append(f"epoch {result.get('best_epoch', '?')} chosen by video accuracy on the validation persons"
+                 + (f" ({result['val_accuracy']:.1%} there)" if "val_accuracy" in result else "")
+                 + "; recipe settings fixed before looking at any test video")
+    if "final_fit" in result:
+        lines.append(f"shipped model: {result['final_fit']}")
+    config = result.get("config") or {}
+    if "eval_clips" in config:
+        lines.append(f"test-time: {config['eval_clips']} {config.get('sampling', '')} clips per video"
+                     + (" and their mirror images" if config.get("eval_flip") else "") + ", softmax averaged")
     if result["split"] == "val":
-        lines.append("NOTE: no test videos present -> the numbers below are on the VALIDATION persons, which also chose "
-                     "the epoch, so they are optimistic")
+        lines.append("NOTE: no test videos present -> the numbers below are on the VALIDATION persons, scored by the "
+                     "model trained on the training persons only, whose epoch they also chose: optimistic")
     lines.append(f"video accuracy on {result['split']}: {result['accuracy']:.1%} ({result.get('correct', '?')}/"
                  f"{result['n_videos']}), 95% Wilson interval [{result['ci_low']:.1%}, {result['ci_high']:.1%}]")
     if "clip_accuracy" in result:
         lines.append(f"clip accuracy (each clip alone): {result['clip_accuracy']:.1%}")
     if "train_seconds" in result:
-        lines.append(f"training time: {result['train_seconds']:.0f} s")
+        parts = (f" (choosing the epoch {result['select_seconds']:.0f} s incl. per-epoch validation, retraining "
+                 f"{result['retrain_seconds']:.0f} s)" if "select_seconds" in result else "")
+        lines.append(f"training time: {result['train_seconds']:.0f} s{parts}")
     labels = list(range(len(classes)))
     lines += ["", classification_report(result["y_true"], result["y_pred"], labels=labels, target_names=classes,
                                         digits=3, zero_division=0)]
