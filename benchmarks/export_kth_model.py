@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from course.deploy import ClipSpec, load_model, predict_video  # noqa: E402
+from course.deploy import ClipSpec, decode_frames, load_model, predict_video  # noqa: E402
 from course.efficiency import export_onnx, onnx_max_abs_diff, ort_session  # noqa: E402
 from course.models.pretrained import MANIFEST, PRETRAINED_DIR, sha256_of  # noqa: E402
 from course.train import real_video  # noqa: E402
@@ -52,17 +53,20 @@ def evaluate_deployed(onnx_path: Path, root: Path, model: torch.nn.Module, confi
     split = real_video.find_kth_videos(root)
     videos = split.test or split.val
     deployed = load_model(onnx_path, threads=2)
-    hits, seconds = 0, []
+    hits, seconds, probs = 0, [], []
     for path, label in videos:
         result = predict_video(deployed, path, top_k=1)
         hits += result["top"][0][0] == split.classes[label]
         seconds.append(result["seconds"])
+        probs.append(deployed.probabilities(deployed.spec.clips(decode_frames(path, deployed.spec.decode_size))).mean(0))
     recipe = real_video.RecipeConfig(**config)
     frames = real_video.decode_videos([p for p, _ in videos], size=recipe.decode_size, progress=False)
     out = real_video.predict_videos(model, real_video.eval_loader(frames, [y for _, y in videos], recipe))
     torch_acc = float((out["video_probs"].argmax(1) == out["video_labels"]).float().mean())
+    prob_diff = float(abs(np.stack(probs) - out["video_probs"].numpy()).max())
     return {"subset": "test" if split.test else "val", "videos": len(videos), "deployed_acc": hits / len(videos),
-            "pytorch_acc": torch_acc, "seconds_per_video": sum(seconds) / len(seconds)}
+            "pytorch_acc": torch_acc, "max_video_prob_diff_vs_pytorch": prob_diff,
+            "seconds_per_video": sum(seconds) / len(seconds)}
 
 
 def main(argv=None) -> int:

@@ -47,6 +47,8 @@ def test_monitor_notices_lower_confidence():
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match=r"DriftMonitor\(window\)"):
         DriftMonitor(window=1)
+    with pytest.raises(ValueError, match=r"DriftMonitor\(false_alarm\)"):
+        DriftMonitor(false_alarm=0.0)
     with pytest.raises(ValueError, match=r"DriftMonitor\(statistics\)"):
         DriftMonitor(statistics=("colour",))
     with pytest.raises(RuntimeError, match="fit"):

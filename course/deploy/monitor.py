@@ -9,9 +9,11 @@ A model in service sees no labels, so it cannot measure its accuracy. It can wat
 
 :class:`DriftMonitor` averages each statistic over a sliding window of clips and compares the window mean with the
 same statistic on clean validation clips, as a z-score: ``|window mean - clean mean| / (clean std / sqrt(window))``.
-The alarm threshold of each statistic is the largest z-score seen on clean validation windows (times a margin), so on
-clean data it rarely fires; the chapter measures how often it does on held-out clean clips (false alarms) and on
-drifted clips (detections). This module needs only NumPy.
+The alarm threshold of each statistic is chosen on clean validation data: windows of clean clips drawn at random
+(a bootstrap, because a validation set holds few windows) give the distribution of the z-score when nothing has
+changed, and the threshold is its ``1 - false_alarm`` quantile. Statistics far from Gaussian (a confident model's
+maximum probability sits near 1 with a few outliers) get a fair threshold this way. The chapter measures how often the
+monitor fires on held-out clean clips (false alarms) and on drifted clips (detections). This module needs only NumPy.
 """
 from __future__ import annotations
 
@@ -58,21 +60,27 @@ def _windows(values: np.ndarray, window: int) -> np.ndarray:
 class DriftMonitor:
     """Sliding-window z-scores of clip statistics against clean validation data, with per-statistic thresholds.
 
-    ``window``: clips per window; ``margin``: the threshold is ``margin`` x the largest clean-validation z-score;
-    ``statistics``: which of :data:`STATISTICS` to watch. Call :meth:`fit` on clean validation statistics first.
+    ``window``: clips per window; ``false_alarm``: the share of clean windows allowed above each threshold;
+    ``statistics``: which of :data:`STATISTICS` to watch; ``draws``, ``seed``: the bootstrap of :meth:`fit`.
+    Call :meth:`fit` on clean validation statistics first.
     """
 
     window: int = 32
-    margin: float = 1.2
+    false_alarm: float = 0.01
     statistics: tuple[str, ...] = STATISTICS
+    draws: int = 2000
+    seed: int = 0
     reference: dict = field(default_factory=dict, repr=False)
     thresholds: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.window, bool) or not isinstance(self.window, numbers.Integral) or self.window < 2:
             raise ValueError(f"DriftMonitor(window): expected an int >= 2, got {self.window!r}")
-        if isinstance(self.margin, bool) or not isinstance(self.margin, numbers.Real) or self.margin < 1:
-            raise ValueError(f"DriftMonitor(margin): expected a number >= 1, got {self.margin!r}")
+        if isinstance(self.false_alarm, bool) or not isinstance(self.false_alarm, numbers.Real) \
+                or not 0 < self.false_alarm < 0.5:
+            raise ValueError(f"DriftMonitor(false_alarm): expected a fraction in (0, 0.5), got {self.false_alarm!r}")
+        if isinstance(self.draws, bool) or not isinstance(self.draws, numbers.Integral) or self.draws < 100:
+            raise ValueError(f"DriftMonitor(draws): expected an int >= 100, got {self.draws!r}")
         unknown = [s for s in self.statistics if s not in STATISTICS]
         if unknown or not self.statistics:
             raise ValueError(f"DriftMonitor(statistics): expected names from {STATISTICS}, got {self.statistics!r}")
@@ -89,13 +97,16 @@ class DriftMonitor:
 
     def fit(self, stats: dict) -> "DriftMonitor":
         """Learn the clean mean and spread of each statistic, and each threshold, from clean validation clips."""
-        self._check(stats, "fit")
+        n = self._check(stats, "fit")
         self.reference, self.thresholds = {}, {}
+        rng = np.random.default_rng(self.seed)
+        picks = rng.integers(0, n, size=(self.draws, self.window))       # random windows of clean clips
         for name in self.statistics:
             values = np.asarray(stats[name], dtype=np.float64)
-            self.reference[name] = (float(values.mean()), float(values.std()) + 1e-12)
-        clean = self.scores(stats)
-        self.thresholds = {name: float(self.margin * clean[name].max()) for name in self.statistics}
+            mean, std = float(values.mean()), float(values.std()) + 1e-12
+            self.reference[name] = (mean, std)
+            z = np.abs(values[picks].mean(axis=1) - mean) / (std / np.sqrt(self.window))
+            self.thresholds[name] = float(np.quantile(z, 1 - self.false_alarm))
         return self
 
     def scores(self, stats: dict) -> dict[str, np.ndarray]:

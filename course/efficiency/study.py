@@ -151,7 +151,7 @@ DRIFTS = {
     "noise": "Gaussian noise, standard deviation 0.15, on every pixel",
     "frame rate": "a camera at twice the frame rate: the middle half of the clip stretched to 16 frames (half the "
                   "motion per frame)",
-    "camera": "a new camera: mirrored left-right and zoomed in (centre 24 x 24 crop scaled back to 32 x 32)",
+    "camera": "a new camera position: closer and off-centre (the top-left 24 x 24 pixels scaled to 32 x 32)",
 }
 
 
@@ -171,7 +171,7 @@ def drift_clips(kind: str, x: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     if kind == "frame rate":
         middle = x[:, :, t // 4: t // 4 + max(2, t // 2)]
         return F.interpolate(middle, size=(t, h, w), mode="trilinear", align_corners=True).contiguous()
-    crop = x.flip(-1)[..., h // 8: h - h // 8, w // 8: w - w // 8]
+    crop = x[..., : h - h // 4, : w - w // 4]
     frames = crop.permute(0, 2, 1, 3, 4).reshape(n * t, c, crop.shape[-2], crop.shape[-1])
     zoomed = F.interpolate(frames, size=(h, w), mode="bilinear", align_corners=False)
     return zoomed.reshape(n, t, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
