@@ -1,9 +1,12 @@
-"""Issue 9, part 1: extract_archive decides about the whole archive before writing anything.
+"""Issues 9 and 23: extract_archive decides about the whole archive before writing anything, and writes all or nothing.
 
 Every malicious archive is built here, in the test. After a refusal the destination must not exist (or be exactly as
-it was) and nothing may appear next to it or outside it."""
+it was) and nothing may appear next to it or outside it. Issue 23 (at the end): symlink names resolved as the file
+system resolves them, failures half-way that leave nothing, the format told by the header, bombs under the total cap."""
 from __future__ import annotations
 
+import errno
+import importlib
 import io
 import os
 import stat
@@ -14,7 +17,9 @@ import zipfile
 import pytest
 
 from course.data import UnsafeArchiveError, extract_archive
-from course.data.download import DEFAULT_MAX_TOTAL_BYTES, DamagedArchiveError
+from course.data.download import DEFAULT_MAX_TOTAL_BYTES, DamagedArchiveError, UnsupportedArchiveError
+
+dl = importlib.import_module("course.data.download")  # the module (course.data.download is also the function)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="builds POSIX symlinks")
 
@@ -241,3 +246,221 @@ def test_safe_links_still_extract_and_extraction_can_be_repeated(arena):
         assert (out / "d" / "link").is_symlink() and (out / "d" / "link").read_bytes() == b"X"
         assert (out / "top").read_bytes() == b"X" and (out / "d" / "hard").read_bytes() == b"X"
     assert (arena / "outside.txt").read_text() == "secret"
+
+
+# === Issue 23 (round 2) ============================================================================================
+
+def links_stay_inside(dest):
+    root = os.path.realpath(dest)
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                real = os.path.realpath(p)
+                assert real == root or real.startswith(root + os.sep), f"{p} -> {real} leaves {root}"
+
+
+# --- 1. symlinks are resolved as the file system resolves them (case-sensitive on Linux) ----------------------------
+
+DEEP = "a/b/c/d/e/f/g/h/i/j"
+UP = "/".join([".."] * 10)
+CASE_SHAPES = {
+    "x -> a, X -> deep, y -> x/../..": [(DEEP, "dir"), ("x", "sym", "a"), ("X", "sym", DEEP),
+                                        ("y", "sym", f"x/{UP}/etc")],
+    "X -> a, x -> deep, y -> X/../..": [(DEEP, "dir"), ("X", "sym", "a"), ("x", "sym", DEEP),
+                                        ("y", "sym", f"X/{UP}/etc")],
+    "deep link first": [(DEEP, "dir"), ("X", "sym", DEEP), ("x", "sym", "a"), ("y", "sym", f"x/{UP}/etc")],
+    "a link through a case-variant folder": [(DEEP, "dir"), ("A", "sym", "a/b/c/d/e/f/g/h/i"), ("y", "sym", f"a/{UP}")],
+    "casefold-only twins (ss and \u00df)": [(DEEP, "dir"), ("ss", "sym", "a"), ("\u00df", "sym", DEEP),
+                                            ("y", "sym", f"ss/{UP}/etc")],
+    "a chain of case variants": [(DEEP, "dir"), ("l", "sym", "a"), ("L", "sym", DEEP), ("m", "sym", "l/.."),
+                                 ("y", "sym", f"m/{UP}")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASE_SHAPES))
+def test_case_variant_symlinks_never_lead_outside_dest(tmp_path, case):
+    archive = make_tar(tmp_path / "links.tar", CASE_SHAPES[case])
+    dest = tmp_path / "dest"
+    try:
+        extract_archive(archive, dest)
+    except UnsafeArchiveError as err:
+        assert "links.tar" in str(err) and not dest.exists()
+        return
+    links_stay_inside(dest)
+
+
+def test_a_case_insensitive_file_system_is_checked_as_such(tmp_path, monkeypatch):
+    """On Linux the later 'X -> a' is another file and the archive is safe; where 'X' replaces 'x' (macOS, Windows) the
+    same archive leads outside, so it must be refused there, and when the case-sensitivity cannot be told."""
+    members = [(DEEP, "dir"), ("x", "sym", DEEP), ("X", "sym", "a"), ("y", "sym", f"x/{UP}/etc")]
+    archive = make_tar(tmp_path / "twins.tar", members)
+    assert dl._case_sensitive(tmp_path) is True  # tmp_path is on Linux's case-sensitive file system
+    out = extract_archive(archive, tmp_path / "linux")
+    links_stay_inside(out)
+    for answer in (False, None):
+        monkeypatch.setattr(dl, "_case_sensitive", lambda folder, answer=answer: answer)
+        with pytest.raises(UnsafeArchiveError, match="'y'.*leads outside"):
+            extract_archive(archive, tmp_path / f"other-{answer}")
+        assert not (tmp_path / f"other-{answer}").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["linux", "twins.tar"], "the probe file is removed"
+
+
+# --- 2. all or nothing, and errors that name the archive and the member ----------------------------------------------
+
+def patch_zip(path, member_index: int, *, flag: int = 0, method: int | None = None):
+    """Set a general-purpose flag bit or the compression method of one member, in its local and central headers."""
+    data = bytearray(path.read_bytes())
+    for signature, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = -1
+        for _ in range(member_index + 1):
+            at = data.index(signature, at + 1)
+        data[at + flag_at] |= flag
+        if method is not None:
+            data[at + method_at:at + method_at + 2] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def bad_crc_zip(path):
+    make_zip(path, [("person11_boxing_d1_uncomp.avi", os.urandom(40_000)),
+                  ("person12_boxing_d1_uncomp.avi", os.urandom(40_000))], zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"person12_boxing_d1") + 20_000] ^= 0xFF  # in the second member's data
+    path.write_bytes(bytes(data))
+    return path
+
+
+def failing_archive(tmp_path, case):
+    ok = ("ok.avi", os.urandom(5000))
+    if case == "bad CRC":
+        return bad_crc_zip(tmp_path / "a.zip"), "person12_boxing_d1_uncomp.avi", DamagedArchiveError
+    if case == "encrypted member":
+        return (patch_zip(make_zip(tmp_path / "a.zip", [ok, ("secret.avi", b"x" * 100)]), 1, flag=0x1),
+                "secret.avi", UnsupportedArchiveError)
+    if case == "deflate64 member":
+        return (patch_zip(make_zip(tmp_path / "a.zip", [ok, ("d64.avi", b"x" * 100)]), 1, method=9),
+                "d64.avi", UnsupportedArchiveError)
+    if case == "file a, then a/b (tar)":
+        return make_tar(tmp_path / "a.tar", [("ok.avi", "file", ok[1]), ("a", "file", b"A"), ("a/b", "file", b"B")]), \
+            "a/b", UnsupportedArchiveError
+    if case == "file a, then a/b (zip)":
+        return make_zip(tmp_path / "a.zip", [ok, ("a", b"A"), ("a/b", b"B")]), "a/b", UnsupportedArchiveError
+    if case == "name over 255 bytes":
+        long_name = "v" * 300 + ".avi"
+        return make_tar(tmp_path / "a.tar", [("ok.avi", "file", ok[1]), (long_name, "file", b"x")]), long_name[:40], \
+            UnsupportedArchiveError
+    raise AssertionError(case)
+
+
+FAILURES = ["bad CRC", "encrypted member", "deflate64 member", "file a, then a/b (tar)", "file a, then a/b (zip)",
+            "name over 255 bytes"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new dest", "existing dest"])
+@pytest.mark.parametrize("case", FAILURES)
+def test_a_failing_member_leaves_nothing_and_names_archive_and_member(tmp_path, case, existing):
+    archive, member, error = failing_archive(tmp_path, case)
+    dest = tmp_path / "out"
+    if existing:
+        dest.mkdir()
+        (dest / "mine.txt").write_text("kept")
+    before = snapshot(tmp_path)
+    with pytest.raises(error) as err:
+        extract_archive(archive, dest)
+    assert archive.name in str(err.value) and member in str(err.value), err.value
+    assert snapshot(tmp_path) == before, "a failed extraction writes nothing: no member, no temporary folder"
+
+
+def test_a_failure_while_writing_removes_the_temporary_folder_and_names_the_member(tmp_path, monkeypatch):
+    archive = make_zip(tmp_path / "a.zip", [("one.avi", b"1" * 1000), ("two.avi", b"2" * 1000)])
+    real = dl._copy_stream
+    calls = []
+
+    def full_on_second(src, fd, target, limit):
+        calls.append(target)
+        if len(calls) == 2:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, fd, target, limit)
+
+    monkeypatch.setattr(dl, "_copy_stream", full_on_second)
+    with pytest.raises(OSError, match="disk is full.*two.avi") as err:
+        extract_archive(archive, tmp_path / "out")
+    assert err.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
+
+
+def test_kth_download_retries_a_class_whose_archive_failed(tmp_path, monkeypatch):
+    """Before: the first member landed in root/boxing, so every later KTH.download skipped boxing for good."""
+    from course.data import real_datasets
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    bad_crc_zip(mirror / "boxing.zip")
+    monkeypatch.setattr(real_datasets.KTH, "FILES", (((mirror / "boxing.zip").as_uri(), "boxing.zip", None),))
+    root = tmp_path / "kth"
+    with pytest.raises(DamagedArchiveError, match=r"boxing\.zip.*person12_boxing_d1_uncomp\.avi"):
+        real_datasets.KTH.download(root)
+    assert not (root / "boxing").exists()
+    make_zip(mirror / "boxing.zip", [("person11_boxing_d1_uncomp.avi", b"1" * 100),
+                                   ("person12_boxing_d1_uncomp.avi", b"2" * 100)])  # the user fetches it again
+    real_datasets.KTH.download(root)
+    assert sorted(p.name for p in (root / "boxing").iterdir()) == ["person11_boxing_d1_uncomp.avi",
+                                                                   "person12_boxing_d1_uncomp.avi"]
+
+
+# --- 4. the format is told by the header, tar first -----------------------------------------------------------------
+
+def test_a_tar_ending_in_a_zip_is_extracted_as_a_tar(tmp_path):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("from_the_zip.txt", b"zip")
+    archive = make_tar(tmp_path / "t.tar", [("data/a.txt", "file", b"A"), ("inner.zip", "file", inner.getvalue())])
+    assert zipfile.is_zipfile(archive), "the shape of the issue: zipfile believes it is a zip"
+    out = extract_archive(archive, tmp_path / "out")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["data", "data/a.txt", "inner.zip"]
+
+
+# --- 5. bombs under the total cap ------------------------------------------------------------------------------------
+
+def test_a_zip_of_many_one_mib_members_is_a_bomb(tmp_path):
+    archive = make_zip(tmp_path / "many.zip", [(f"z{i:02d}.bin", bytes(1 << 20)) for i in range(24)])
+    with pytest.raises(UnsafeArchiveError, match=r"refusing many\.zip.*-fold.*max_ratio=200.*bomb"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert len(list(extract_archive(archive, tmp_path / "out", max_ratio=10_000).iterdir())) == 24
+
+
+def test_a_tar_gz_expanding_a_thousandfold_is_a_bomb(tmp_path):
+    archive = make_tar(tmp_path / "zeros.tar.gz", [("ok.txt", "file", b"fine"), ("zeros.bin", "file", bytes(24 << 20))],
+                     "w:gz")
+    assert archive.stat().st_size * 500 < 24 << 20
+    with pytest.raises(UnsafeArchiveError, match=r"refusing zeros\.tar\.gz.*zeros\.bin.*-fold.*bomb"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_hard_links_count_as_the_copies_they_become(tmp_path):
+    """Each tar hard link is written as a copy: 60 links to a 200 kB file unpack 12 MB from a 200 kB archive."""
+    members = [("v.avi", "file", os.urandom(200_000))] + [(f"copy{i}.avi", "hard", "v.avi") for i in range(60)]
+    archive = make_tar(tmp_path / "links.tar.gz", members, "w:gz")
+    with pytest.raises(UnsafeArchiveError, match=r"refusing links\.tar\.gz.*copy\d+\.avi.*-fold.*max_ratio=10"):
+        extract_archive(archive, tmp_path / "out", max_ratio=10)
+    assert not (tmp_path / "out").exists()
+    assert len(list(extract_archive(archive, tmp_path / "out", max_ratio=100).iterdir())) == 61
+
+
+def test_a_zip_symlink_is_not_read_into_memory_when_huge(tmp_path):
+    archive = make_zip(tmp_path / "l.zip", [("l", bytes(5 << 20), stat.S_IFLNK | 0o777)])
+    with pytest.raises(UnsafeArchiveError, match="'l' is a symlink whose target is 5242880 bytes long"):
+        extract_archive(archive, tmp_path / "out", max_ratio=10 ** 6)
+
+
+def test_ordinary_archives_are_not_bombs(tmp_path):
+    """Incompressible data (videos) and a small text archive (split lists, 20x) pass."""
+    videos = make_tar(tmp_path / "v.tar.gz", [(f"v{i}.avi", "file", os.urandom(600_000)) for i in range(4)], "w:gz")
+    assert len(list(extract_archive(videos, tmp_path / "v").iterdir())) == 4
+    lines = "".join(f"ApplyEyeMakeup/v_ApplyEyeMakeup_g{i:02d}_c01.avi 1\n" for i in range(40_000)).encode()
+    text = make_zip(tmp_path / "splits.zip", [("trainlist01.txt", lines)])
+    assert (extract_archive(text, tmp_path / "s") / "trainlist01.txt").read_bytes() == lines
