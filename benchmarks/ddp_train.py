@@ -47,7 +47,7 @@ def build_model(norm: str = "none", num_classes: int = 10) -> nn.Module:
         layers.append(nn.Conv3d(c_in, c_out, 3, padding=1, bias=norm == "none"))
         if norm != "none":
             layers.append(nn.BatchNorm3d(c_out))
-        layers += [nn.ReLU(inplace=True), nn.MaxPool3d((1, 2, 2))]
+        layers += [nn.ReLU(inplace=True), nn.AvgPool3d((1, 2, 2))]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, num_classes))
 
 
@@ -131,7 +131,7 @@ def parse_args(argv=None):
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--data", default=None, help="clips file (default: rendered once into the data cache)")
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--norm", choices=("none", "bn", "syncbn"), default="none",
                         help="none: no BatchNorm (exact equivalence); bn: per-process statistics; syncbn: GPUs")

@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 MIN_POINTS = 8.0
-LAST_CHAPTER = 15             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
+LAST_CHAPTER = 16             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
 DISPLAY_WIDTH_INCHES = 10.0   # about what a JupyterLab notebook column shows at 100 dpi before it shrinks a figure
 
 
@@ -692,6 +692,45 @@ def _efficiency_monitor():
                             threshold=4.0, statistic="brightness")
 
 
+# chapter 16 --------------------------------------------------------------------------------------------------------
+
+def _scaling_step_profile():
+    from course.viz import scaling
+
+    scaling.plot_step_profile({"decode": 737.4, "transform": 74.2, "data (other)": 67.3, "forward": 603.9,
+                               "backward": 575.8, "optimizer": 24.7},
+                              title="c3d_small, batch of 8 clips of 16 x 32 x 32, 2 threads")
+
+
+def _scaling_loader_throughput():
+    from course.viz import scaling
+
+    names = ["num_workers=0", "num_workers=2", "num_workers=2, persistent_workers", "num_workers=2, prefetch_factor=4",
+             "decoded-clip cache, num_workers=0", "num_workers=2, pin_memory"]
+    rng = np.random.default_rng(0)
+    scaling.plot_loader_throughput({n: {"clips_per_s": list(rng.random(2) * 400)} for n in names},
+                                   title="128 videos, batches of 8, clips per second")
+
+
+def _scaling_memory_and_time():
+    from course.viz import scaling
+
+    lengths = [4, 8, 16, 32]
+    scaling.plot_memory_and_time(lengths, {"plain": [6.4, 12.8, 25.5, 51.0],
+                                           "checkpointed (2 segments)": [0.4, 0.8, 1.5, 3.0]},
+                                 {"plain": [0.08, 0.4, 0.5, 1.0], "checkpointed (2 segments)": [0.2, 0.77, 0.7, 1.5]})
+
+
+def _scaling_gradient_magnitudes():
+    import torch
+
+    from course.viz import scaling
+
+    rng = np.random.default_rng(0)
+    scaling.plot_gradient_magnitudes([torch.from_numpy(10 ** rng.normal(-6, 1.5, 5000))],
+                                     title="slow-fusion gradients (loss x 1e-3), float32")
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -772,6 +811,11 @@ FIGURES = {
     "efficiency.plot_sensitivity": _efficiency_sensitivity,
     "efficiency.plot_pruning_curve": _efficiency_pruning_curve,
     "efficiency.plot_monitor": _efficiency_monitor,
+    # chapter 16
+    "scaling.plot_step_profile": _scaling_step_profile,
+    "scaling.plot_loader_throughput": _scaling_loader_throughput,
+    "scaling.plot_memory_and_time": _scaling_memory_and_time,
+    "scaling.plot_gradient_magnitudes": _scaling_gradient_magnitudes,
 }
 
 

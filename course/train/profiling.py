@@ -60,6 +60,26 @@ def _labelled(obj, attr: str, label: str):
             delattr(obj, attr)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 (where C++ libraries write) to /dev/null within the block."""
+    import os
+
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 @dataclass
 class StepProfile:
     """Milliseconds per training step of each phase in :data:`PHASES` (``ms``), the ``steps`` profiled, the whole
@@ -132,13 +152,19 @@ def profile_training_step(model, dataset, *, batch_size: int, steps: int = 3, wa
     with _labelled(dataset, "load_frames", "decode"), _labelled(dataset, "transform", "transform"):
         for _ in range(warmup):
             one_step()
-        with profile(activities=activities) as prof:
+        prof = profile(activities=activities)
+        with _native_stderr_silenced():  # the profiler's C++ start/stop messages ("USDT: profiler_start", ...)
+            prof.start()
+        try:
             started = time.perf_counter()
             for _ in range(steps):
                 one_step()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             wall = time.perf_counter() - started
+        finally:
+            with _native_stderr_silenced():
+                prof.stop()
     totals = {e.key: e.cpu_time_total / 1e3 for e in prof.key_averages()
               if e.key in ("data", "decode", "transform", "forward", "backward", "optimizer")}
     ms = {"decode": totals.get("decode", 0.0), "transform": totals.get("transform", 0.0)}
