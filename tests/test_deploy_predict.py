@@ -155,3 +155,23 @@ def test_doctor_reports_onnx_and_onnxruntime():
 
     text = doctor(verbose=False).text()
     assert "onnx " in text and "onnxruntime" in text
+
+
+def test_the_default_model_is_checked_against_the_manifest(files, tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    import course.deploy.predict as predict
+
+    shipped = tmp_path / "kth_walking_running.onnx"
+    shutil.copy(files["onnx"], shipped)
+    monkeypatch.setattr(predict, "DEFAULT_MODEL", shipped)
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps({"kth": {"file": shipped.name, "sha256": digest}}))
+    assert predict.load_model(None).spec == SPEC                        # no --model: the shipped file
+    (tmp_path / "manifest.json").write_text(json.dumps({"kth": {"file": shipped.name, "sha256": "0" * 64}}))
+    with pytest.raises(PredictError, match="SHA-256"):
+        predict.load_model(None)
+    shipped.unlink()
+    with pytest.raises(PredictError, match="reinstall"):
+        predict.load_model(None)
