@@ -177,7 +177,9 @@ def test_cache_gives_the_same_clips_and_writes_uint8_tensors(tree, tmp_path):
     entries = sorted(cache.rglob("*.pt"))
     assert len(entries) == 6
     stored = torch.load(entries[0], weights_only=True)
-    assert stored.dtype == torch.uint8 and stored.ndim == 4 and stored.shape[-1] == 3
+    video = stored["video"]
+    assert video.dtype == torch.uint8 and video.ndim == 4 and video.shape[-1] == 3
+    assert stored["frame_crc32"].shape == (video.shape[0],)
     again = VideoFolder(tree, frames_per_clip=8, sampling="center", cache=True, cache_dir=cache)
     assert torch.equal(again[2][0], plain[2][0]) and len(list(cache.rglob("*.pt"))) == 6
 
@@ -225,7 +227,19 @@ def test_damaged_cache_entry_is_rebuilt(tree, tmp_path):
     good = ds[0][0]
     entry = ds.cache_path(ds.samples[0][0])
     entry.write_bytes(b"garbage")
-    assert torch.equal(ds[0][0], good)
+    fresh = VideoFolder(tree, frames_per_clip=4, sampling="center", cache=True, cache_dir=tmp_path / "c")
+    with pytest.warns(RuntimeWarning, match="damaged: it cannot be read"):
+        assert torch.equal(fresh[0][0], good)
+    assert torch.load(entry, weights_only=True)["video"].dtype == torch.uint8, "the entry was written again"
+
+
+def test_an_entry_of_the_earlier_format_is_decoded_again_quietly(tree, tmp_path):
+    ds = VideoFolder(tree, frames_per_clip=4, sampling="center", cache=True, cache_dir=tmp_path / "c")
+    good = ds[0][0]
+    entry = ds.cache_path(ds.samples[0][0])
+    torch.save(torch.zeros(20, 32, 48, 3, dtype=torch.uint8), entry)  # a bare tensor, as entries used to be
+    fresh = VideoFolder(tree, frames_per_clip=4, sampling="center", cache=True, cache_dir=tmp_path / "c")
+    assert torch.equal(fresh[0][0], good) and isinstance(torch.load(entry, weights_only=True), dict)
 
 
 def test_cache_uses_data_dir_by_default(tree, tmp_path, monkeypatch):

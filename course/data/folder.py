@@ -11,9 +11,11 @@
 returns ``(clip, label)``: a float tensor (C, T, H, W) and the class index.
 
 Decoding is the expensive part. With ``cache=True`` each video is decoded once (whole, at ``decode_size`` if given) and
-stored as a uint8 tensor in the course's data cache; later epochs read it back memory-mapped and only index the
-frames they need. The cache key includes the file's path, size and modification time, so a file that changes is
-decoded again (and its stale entry removed).
+stored as a uint8 tensor in the course's data cache, with a CRC-32 of every frame; later epochs read it back
+memory-mapped, only index the frames they need and check those frames' CRCs, so a damaged entry (a flipped bit, a
+killed write) is reported with a warning and the video decoded again. The cache key includes the file's path, size
+and modification time, so a file that changes is decoded again (and its stale entry removed). A full disk while
+writing an entry is an ``OSError`` that says so, and leaves no temporary file.
 
 Bad files: by default a file that cannot be decoded raises :class:`course.data.VideoReadError` naming it. With
 ``skip_bad=True`` the dataset checks every header when it is built, leaves out the files that fail, and lists them in
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -47,6 +50,9 @@ from .video_io import MAX_SIDE, VIDEO_EXTENSIONS, VideoReadError, read_frames, r
 
 __all__ = ["VideoFolder", "SkippedFile", "find_videos"]
 
+#: Format tag of a cache entry: {"format", "video": uint8 (T, H, W, 3), "frame_crc32": int64 (T,)}.
+CACHE_FORMAT = "course.data.folder.cache/2"
+
 
 @dataclass(frozen=True)
 class SkippedFile:
@@ -58,6 +64,10 @@ class SkippedFile:
 
 def _reason(err: Exception) -> str:
     return err.reason if isinstance(err, VideoReadError) else str(err)
+
+
+def _crc(frame: torch.Tensor) -> int:
+    return zlib.crc32(frame.numpy())
 
 
 def _is_video(path: Path, extensions: Sequence[str]) -> bool:
@@ -131,7 +141,7 @@ class VideoFolder(Dataset):
         self.skipped: list[SkippedFile] = []
         self._num_frames: dict[Path, int] = {}
         self._bad: set[Path] = set()
-        self._mapped: dict[Path, torch.Tensor] = {}
+        self._mapped: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
 
         if samples is None:
             if not self.root.is_dir():
@@ -206,9 +216,15 @@ class VideoFolder(Dataset):
     def load_frames(self, path: Path) -> torch.Tensor:
         """Sample and decode one clip of the video at ``path`` -> uint8 frames (frames_per_clip, H, W, 3)."""
         if self.cache:
-            video = self.cached_video(path)
+            video, crcs = self._cache_entry(path)
+            indices = self._indices(video.shape[0]).tolist()
             # one copy per frame: much faster than advanced indexing video[idx] on a memory-mapped tensor
-            return torch.stack([video[i] for i in self._indices(video.shape[0]).tolist()])
+            frames = [video[i] for i in indices]
+            bad = next((i for i, frame in zip(indices, frames) if _crc(frame) != int(crcs[i])), None)
+            if bad is not None:
+                video, _ = self._redecode(path, f"frame {bad} does not match its checksum")
+                frames = [video[i] for i in indices]
+            return torch.stack(frames)
         frames = self._num_frames.get(path)
         if frames is None:
             frames = self._num_frames[path] = video_info(path).frames
@@ -230,36 +246,74 @@ class VideoFolder(Dataset):
         return self.cache_dir / folder / f"{stat.st_size}-{stat.st_mtime_ns}-{size}.pt"
 
     def cached_video(self, path) -> torch.Tensor:
-        """The whole decoded video (T, H, W, 3) uint8, from the cache, decoding and storing it on a miss."""
+        """The whole decoded video (T, H, W, 3) uint8, from the cache (every frame's checksum verified), decoding and
+        storing it on a miss or when the entry is damaged."""
         if self.cache_dir is None:
             raise ValueError("VideoFolder.cached_video: this dataset was built with cache=False")
+        video, crcs = self._cache_entry(path)
+        bad = next((i for i in range(video.shape[0]) if _crc(video[i]) != int(crcs[i])), None)
+        if bad is not None:
+            video, _ = self._redecode(path, f"frame {bad} does not match its checksum")
+        return video
+
+    def _cache_entry(self, path) -> tuple[torch.Tensor, torch.Tensor]:
+        """(video (T, H, W, 3) uint8 memory-mapped, its frames' CRC-32s (T,)) from the cache, decoded on a miss."""
         entry = self.cache_path(path)
         mapped = self._mapped.get(entry)
         if mapped is not None:
             return mapped
         if entry.exists():
             try:
-                video = torch.load(entry, mmap=True, weights_only=True)
-                self._remember(entry, video)
-                return video
-            except Exception:  # noqa: BLE001 — a damaged cache entry (e.g. a killed run) is simply decoded again
-                entry.unlink(missing_ok=True)
-        video = read_video(path, size=self.decode_size)
+                stored = torch.load(entry, mmap=True, weights_only=True)
+            except Exception as err:  # noqa: BLE001 — the unpickler fails in many ways on a damaged file
+                return self._redecode(path, f"it cannot be read ({type(err).__name__})")
+            if isinstance(stored, dict) and stored.get("format") == CACHE_FORMAT:
+                video, crcs = stored.get("video"), stored.get("frame_crc32")
+                if (isinstance(video, torch.Tensor) and isinstance(crcs, torch.Tensor) and video.dtype == torch.uint8
+                        and video.ndim == 4 and crcs.shape == (video.shape[0],)):
+                    self._remember(entry, (video, crcs))
+                    return video, crcs
+                return self._redecode(path, "its contents are not a video and its checksums")
+            entry.unlink(missing_ok=True)  # an entry of the earlier format (no checksums): simply decoded again
+        return self._store(path)
+
+    def _redecode(self, path, reason: str) -> tuple[torch.Tensor, torch.Tensor]:
+        entry = self.cache_path(path)
+        warnings.warn(f"VideoFolder: the cached decode of {path} ({entry}) is damaged: {reason}; decoding {path} "
+                      f"again", RuntimeWarning, stacklevel=3)
+        self._mapped.pop(entry, None)
+        entry.unlink(missing_ok=True)
+        return self._store(path)
+
+    def _store(self, path) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode ``path`` and write its cache entry atomically; a full disk is an OSError saying so."""
+        from .download import disk_full_error, is_disk_full
+
+        entry = self.cache_path(path)
+        video = read_video(path, size=self.decode_size).contiguous()
+        crcs = torch.tensor([_crc(frame) for frame in video], dtype=torch.int64)
         entry.parent.mkdir(parents=True, exist_ok=True)
         size_tag = entry.name.split("-", 2)[2]
         for stale in entry.parent.glob(f"*-{size_tag}"):  # older versions of this file at this decode size
             stale.unlink(missing_ok=True)
         tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        torch.save(video.contiguous(), tmp)
-        tmp.replace(entry)
-        return video
+        try:
+            torch.save({"format": CACHE_FORMAT, "video": video, "frame_crc32": crcs}, tmp)
+            tmp.replace(entry)
+        except BaseException as err:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(err):
+                raise disk_full_error("VideoFolder cache", entry, err, advice="free some space, or pass cache=False "
+                                      "(or a cache_dir on a bigger disk)") from None
+            raise
+        return video, crcs
 
     def __getstate__(self):  # DataLoader workers started by pickling (spawn) map the cache files themselves
         state = self.__dict__.copy()
         state["_mapped"] = {}
         return state
 
-    def _remember(self, entry: Path, video: torch.Tensor) -> None:
+    def _remember(self, entry: Path, video: tuple[torch.Tensor, torch.Tensor]) -> None:
         # Memory-mapped entries cost address space, not RAM (the OS pages frames in and out); keeping the most recent
         # ones open saves re-reading the file's header on every clip. The key includes size and mtime, so a changed
         # video misses here too.

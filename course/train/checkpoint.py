@@ -4,7 +4,8 @@ A checkpoint holds the model, optimizer, scheduler and gradient-scaler states, t
 state that training consumes: Python's ``random``, NumPy's global generator, torch's CPU and CUDA generators, and the
 generator(s) a ``DataLoader`` shuffles with. It is written atomically: to a temporary file in the same folder, flushed
 to disk, then renamed over the old one with ``os.replace`` — so an interruption (Ctrl-C, a crash, a full disk) at any
-moment leaves either the old checkpoint or the new one, never a half-written file.
+moment leaves either the old checkpoint or the new one, never a half-written file; a full disk is an ``OSError``
+that says so.
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: they contain only tensors and plain Python values, so
 loading one cannot run code. The serialized state is stored together with its SHA-256, verified on every load, so a
@@ -161,7 +162,9 @@ def _remove_stale_temporaries(path: Path, max_age_s: float = 600.0) -> None:
 def atomic_torch_save(obj, path) -> Path:
     """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
 
-    If anything (including KeyboardInterrupt) stops the write, the temp file is removed and ``path`` is untouched.
+    If anything (including KeyboardInterrupt) stops the write, the temp file is removed and ``path`` is untouched. A
+    full disk (``OSError`` ENOSPC, or the ``RuntimeError`` torch's zip writer raises then) is an ``OSError(ENOSPC)``
+    that says so and what to do.
     """
     import torch
 
@@ -175,8 +178,14 @@ def atomic_torch_save(obj, path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        from ..data.download import disk_full_error, is_disk_full
+
+        if is_disk_full(err):
+            raise disk_full_error("save_checkpoint", path, err, advice="free some space (older checkpoints, the data "
+                                  "cache) or save to a folder on another disk; the previous file at this path, if any, "
+                                  "is untouched") from None
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX); harmless to skip elsewhere
         try:

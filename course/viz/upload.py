@@ -4,17 +4,21 @@
   sampler picks (motion-guided by default), plus the frame indices of those clips;
 - :func:`plot_predictions`: the top-k probabilities as a horizontal bar chart;
 - :func:`upload_widget`: an ipywidgets ``FileUpload``; on upload the file is saved in the course's data cache
-  (``uploads/``), decoded with PyAV, and the frames and the bar chart appear below it.
+  (``uploads/``, under a sanitized name), decoded with PyAV, and the frames and the bar chart appear below it. A file
+  over the size cap is refused before it is written; one that cannot be decoded is removed again.
 """
 from __future__ import annotations
 
+import html
 import numbers
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["predict_video", "plot_predictions", "upload_widget"]
+__all__ = ["predict_video", "plot_predictions", "upload_widget", "MAX_UPLOAD_BYTES"]
+
+#: Largest upload the widget accepts (a few seconds of video is a few MB; a minute of phone video ~100 MB).
+MAX_UPLOAD_BYTES = 100 * 2 ** 20
 
 
 def predict_video(model, frames, *, classes: Sequence[str], config=None) -> dict:
@@ -88,18 +92,23 @@ def plot_predictions(probs, classes: Sequence[str], *, top_k: int = 5, ax=None):
 
 
 def _safe_name(name: str) -> str:
-    name = Path(str(name)).name
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-80:] or "video"
+    """A plain file name for an upload: the last part of the path (after / or \\), ASCII letters, digits, '.', '_' and
+    '-' only, no leading dot (never '.', '..' or a hidden file), at most 80 characters; "video" if nothing is left."""
+    name = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
+    return name.lstrip(".")[-80:].lstrip(".") or "video"
 
 
-def upload_widget(model, classes: Sequence[str], *, config=None, top_k: int = 5):
+def upload_widget(model, classes: Sequence[str], *, config=None, top_k: int = 5, max_bytes: int = MAX_UPLOAD_BYTES):
     """An upload box for a video file; shows the sampled frames and the model's top-k predictions.
 
     ``model`` takes clips (N, 3, clip_len, h, w) and returns logits (N, len(classes)); ``config`` is the
     :class:`course.train.real_video.RecipeConfig` it was trained with. The uploaded file is written to the course's data
-    cache (``uploads/``) and decoded at ``config.decode_size``. Returns the widget (a ``VBox``); ``widget.upload`` is
-    the ``FileUpload``, ``widget.output`` the area the results go to and ``widget.handle(name, content)`` runs the
-    same steps for bytes you already have.
+    cache (``uploads/<sanitized name>``) and decoded at ``config.decode_size``; a file over ``max_bytes`` (default
+    100 MiB) is refused with a message before anything is written, and one that cannot be decoded is deleted again.
+    Returns the widget (a ``VBox``); ``widget.upload`` is the ``FileUpload``, ``widget.output`` the area the results go
+    to and ``widget.handle(name, content)`` runs the same steps for bytes you already have (it returns the
+    :func:`predict_video` result, or None when the file was refused).
     """
     import ipywidgets as widgets
     import torch
@@ -116,6 +125,8 @@ def upload_widget(model, classes: Sequence[str], *, config=None, top_k: int = 5)
     classes = list(classes)
     if len(classes) < 2:
         raise ValueError(f"upload_widget(classes): expected at least two class names, got {classes!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 1:
+        raise ValueError(f"upload_widget(max_bytes): expected a positive int (bytes), got {max_bytes!r}")
     upload = widgets.FileUpload(accept="video/*,.avi,.mp4,.mkv,.mov,.webm", multiple=False,
                                 description="upload a video")
     status = widgets.HTML("<i>Choose a video file (a few seconds is enough).</i>")
@@ -123,21 +134,34 @@ def upload_widget(model, classes: Sequence[str], *, config=None, top_k: int = 5)
     bars_image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
     output = widgets.VBox([status, frames_image, bars_image])
 
+    def refuse(message: str) -> None:
+        status.value = message
+        frames_image.layout.display = bars_image.layout.display = "none"
+
     def handle(name: str, content: bytes) -> dict | None:
-        path = data_dir("uploads") / _safe_name(name)
-        path.write_bytes(bytes(content))
+        shown = _safe_name(name)
+        size = memoryview(content).nbytes
+        if size > max_bytes:
+            refuse(f"<b>{shown} is too large:</b> {size:,} bytes, more than max_bytes={max_bytes:,}. Upload a shorter "
+                   f"clip (a few seconds is enough), or trim it first.")
+            return None
+        path = data_dir("uploads") / shown
         try:
+            path.write_bytes(bytes(content))
             frames = read_video(path, size=tuple(config.decode_size))
             if frames.shape[0] < 2:
                 raise VideoReadError(path, "it has a single frame; a video needs at least two")
         except (VideoReadError, ValueError) as err:
-            status.value = f"<b>Could not read {_safe_name(name)}:</b> {err}"
-            frames_image.layout.display = bars_image.layout.display = "none"
+            path.unlink(missing_ok=True)  # nothing that could not be decoded stays in the cache
+            refuse(f"<b>Could not read {shown}:</b> {html.escape(str(err))}")
             return None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         result = predict_video(model, frames, classes=classes, config=config)
         best, p = result["top"][0]
-        status.value = (f"<b>{_safe_name(name)}</b>: {frames.shape[0]} frames; prediction: <b>{best}</b> ({p:.0%}), "
-                        f"averaged over {len(result['indices'])} clip(s)")
+        status.value = (f"<b>{shown}</b>: {frames.shape[0]} frames; prediction: <b>{html.escape(str(best))}</b> "
+                        f"({p:.0%}), averaged over {len(result['indices'])} clip(s)")
         first = result["indices"][0]
         shown = first[np.unique(np.linspace(0, len(first) - 1, min(8, len(first))).round().astype(int))]
         frames_image.value = _png_of(show_frames(frames, indices=shown, title="frames of the first clip the model sees"))
