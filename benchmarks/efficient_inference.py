@@ -24,7 +24,6 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from course.efficiency import (count_params, export_onnx, magnitude_prune, onnx_
 from course.efficiency.study import (TABLE_COLUMNS, accuracy, fine_tune, format_table,  # noqa: E402
                                      gpu_latency_rows, measure, moving_shapes_task, ort_predict, torch_predict,
                                      train_student)
+from course.config import data_dir  # noqa: E402
 from course.models import load_pretrained  # noqa: E402
 from course.timing import latency  # noqa: E402
 from course.train.recorded import save_record  # noqa: E402
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     int8_model = quantize_eager(teacher, calibration)
     int8 = row("PyTorch int8 (torch.ao, x86)", torch_predict(int8_model), int8_model, count_params(int8_model))
 
-    work = Path(tempfile.mkdtemp(prefix="ch15_"))
+    work = data_dir("efficient_inference_benchmark")   # exported models: in the course's data cache
     onnx_path = export_onnx(teacher, None, work / "c3d_small.onnx", example=task.test_x[:2])
     session = ort_session(onnx_path, threads=args.threads)
     diff = onnx_max_abs_diff(teacher, session, task.test_x[:32])
