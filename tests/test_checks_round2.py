@@ -300,17 +300,6 @@ def stratified_last_k(labels, val_fraction, seed):
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (stratified_seed_ignored, "gave the same validation set"),
-    (stratified_global_rng, "twice gave two different splits"),
-    (stratified_last_k, "the last samples of every class"),
-])
-def test_stratified_split_needs_the_seed_and_a_shuffle(wrong, words):
-    assert ch13.stratified_split(stratified_solution).passed
-    result = ch13.stratified_split(wrong)
-    assert not result.passed and words in messages(result)
-
-
 def group_solution(groups, val_fraction, seed):
     groups = np.asarray(groups)
     names = np.unique(groups)
@@ -331,13 +320,16 @@ def group_last_k(groups, val_fraction, seed):
     return np.flatnonzero(~in_val), np.flatnonzero(in_val)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (group_seed_ignored, "gave the same validation set"),
-    (group_last_k, "the validation groups are the last ones"),
+@pytest.mark.parametrize("check, solution, wrong, words", [
+    (ch13.stratified_split, stratified_solution, stratified_seed_ignored, "gave the same validation set"),
+    (ch13.stratified_split, stratified_solution, stratified_global_rng, "twice gave two different splits"),
+    (ch13.stratified_split, stratified_solution, stratified_last_k, "the last samples of every class"),
+    (ch13.group_split, group_solution, group_seed_ignored, "gave the same validation set"),
+    (ch13.group_split, group_solution, group_last_k, "the validation groups are the last ones"),
 ])
-def test_group_split_needs_the_seed_and_random_groups(wrong, words):
-    assert ch13.group_split(group_solution).passed
-    result = ch13.group_split(wrong)
+def test_splits_need_the_seed_and_a_random_choice(check, solution, wrong, words):
+    assert check(solution).passed
+    result = check(wrong)
     assert not result.passed and words in messages(result)
 
 
