@@ -10,6 +10,11 @@ comparison record ``course/results/video_transformer_vs_cnn.json`` that chapter 
     python benchmarks/train_video_transformer.py                  # transformer + CNN, print only
     python benchmarks/train_video_transformer.py --save           # also write checkpoint, manifest, record
     python benchmarks/train_video_transformer.py --models transformer --epochs 4
+    python benchmarks/train_video_transformer.py --stem-ablation --seeds 0 1 2 --save   # stem vs no stem, same budget
+
+``--stem-ablation`` trains the chapter's transformer with and without its convolutional stem, everything else equal
+(clips, tubelets, depth, learning rate, epochs, seeds), and with ``--save`` writes only the record
+``course/results/video_transformer_stem_ablation.json`` (the checkpoint is left alone).
 """
 from __future__ import annotations
 
@@ -32,10 +37,16 @@ from course.viz.frames_vs_time import within_pair_accuracy
 
 CHECKPOINT = "video_transformer_moving_shapes"
 RECORD = "video_transformer_vs_cnn"
+STEM_RECORD = "video_transformer_stem_ablation"
 #: the transformer of the chapter: divided attention, 4x8x8 tubelets on 16x32x32 clips = 4 x 16 tokens, after an
 #: 8-channel 3x3x3 convolutional stem (without the stem it learns which motion but not its direction in this budget).
 TRANSFORMER_KWARGS = {"num_classes": 10, "input_size": [16, 32, 32], "tubelet": [4, 8, 8], "dim": 64, "depth": 3,
                       "heads": 4, "attention": "divided", "pooling": "mean", "stem_channels": 8}
+
+
+def no_stem_kwargs() -> dict:
+    """The chapter's transformer without its stem: raw-pixel 4x8x8 tubelets, nothing else changed."""
+    return {k: v for k, v in TRANSFORMER_KWARGS.items() if k != "stem_channels"}
 
 
 def cnn_builder():
@@ -127,10 +138,19 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save", action="store_true", help="write the checkpoint, manifest entry and record")
+    parser.add_argument("--stem-ablation", action="store_true",
+                        help="train the transformer with and without its stem (same recipe) for each of --seeds")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of --stem-ablation")
     args = parser.parse_args(argv)
+    if args.stem_ablation and args.models:
+        parser.error("--stem-ablation trains the transformer with and without its stem; leave out --models")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs {args.epochs}: expected a whole number >= 1")
     torch.set_num_threads(args.threads)
     train_set = tensor_dataset(MovingShapes("train", num_clips=args.train_clips, seed=0))
     test_set = tensor_dataset(MovingShapes("test", num_clips=args.test_clips, seed=0))
+    if args.stem_ablation:
+        return stem_ablation(train_set, test_set, args)
     runs = []
     for name in args.models or list(all_recipes):
         builder, epochs, lr, wd = all_recipes[name]
@@ -150,11 +170,36 @@ def main(argv=None) -> int:
     if args.save:   # merge by model name: models may be trained by separate runs of this script
         old = recorded_runs(RECORD) or {"runs": []}
         merged = {run["model"]: run for run in old["runs"]} | {run["model"]: run for run in runs}
-        save_record({"command": COMMAND,
-                     "device": f"cpu ({platform.processor() or platform.machine()}), {args.threads} threads",
-                     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                     "torch": torch.__version__, "train_clips": args.train_clips, "test_clips": args.test_clips,
-                     "runs": list(merged.values())}, RECORD)
+        save_record(record_of(list(merged.values()), args), RECORD)
+    return 0
+
+
+def record_of(runs: list, args) -> dict:
+    """A record for ``save_record``: the runs with the command, device, date, torch version and data sizes."""
+    return {"command": COMMAND, "device": f"cpu ({platform.processor() or platform.machine()}), {args.threads} threads",
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "torch": torch.__version__, "train_clips": args.train_clips, "test_clips": args.test_clips, "runs": runs}
+
+
+def stem_ablation(train_set, test_set, args) -> int:
+    """Transformer with vs without the stem, same data, recipe and seeds; prints each run, saves one record."""
+    _, epochs, lr, wd = recipes()["transformer"]
+    epochs = args.epochs or epochs
+    runs = []
+    for seed in args.seeds:
+        for name, kwargs in (("with stem", TRANSFORMER_KWARGS), ("no stem", no_stem_kwargs())):
+            load_before = os.getloadavg()[0]
+            _, result = train(lambda kw=kwargs: VideoTransformer(**kw), train_set, test_set, epochs=epochs, lr=lr,
+                              weight_decay=wd, seed=seed)
+            result.update(model=f"{name}, seed {seed}", seed=seed, stem=name == "with stem", kwargs=kwargs,
+                          command=COMMAND, threads=args.threads, input="3x16x32x32", train_clips=args.train_clips,
+                          peak_lr=lr, weight_decay=wd, load_average=[round(v, 2) for v in os.getloadavg()],
+                          load_before=round(load_before, 2))
+            runs.append(result)
+            print(f"{result['model']}: {result['epochs']} epochs in {result['train_cpu_seconds']:.0f} s CPU | "
+                  f"test acc {result['test_acc']:.1%} | within-pair {result['within_pair_acc']:.1%}", flush=True)
+            if args.save:   # after every run, so an interrupted ablation keeps the runs it finished
+                save_record(record_of(runs, args), STEM_RECORD)
     return 0
 
 
