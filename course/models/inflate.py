@@ -7,14 +7,15 @@ on that image, so the inflated network reproduces the 2D network's logits before
 
 **Temporal padding.** That holds at the first and last frames only if the frames the kernel reads "before the start"
 and "after the end" look like the clip. With zero padding, a mean-inflated 3-tap kernel at the first frame sees
-(0, x, x) and computes 2/3 = (t - 1)/t of the 2D response (for a t-tap kernel, ((t + 1)/2)/t at the very first
-frame), and the error travels through the network. :class:`InflatedConv3d` therefore pads time by *replicating* the
+(0, x, x) and computes 2/3 of the 2D response (for a t-tap kernel with (t - 1)/2 frames of padding, (t + 1)/(2t) at the very
+first frame), and the error travels through the network. :class:`InflatedConv3d` therefore pads time by *replicating* the
 edge frames (``time_padding="replicate"``, the default), while space keeps the 2D layer's zero padding.
 ``time_padding="zeros"`` gives the plain behaviour so you can measure the edge effect (chapter 10's exercise).
 
-:func:`inflate_resnet` applies this to a whole torchvision-style 2D ResNet, with I3D's choice of where time kernels
-go: the stem and the first convolution of every residual block get ``time_kernel`` taps, every other convolution gets
-one (1 x k x k, a per-frame 2D conv). Time is never strided, so T frames in give T frames out of every stage.
+:func:`inflate_resnet` applies this to a whole torchvision-style 2D ResNet, with the course's choice of where time
+kernels go: the stem and the first convolution of every residual block get ``time_kernel`` taps, every other
+convolution gets one (1 x k x k, a per-frame 2D conv). (I3D inflated Inception-v1; the ResNet-50 I3D of Wang et al.,
+"Non-local Neural Networks", uses a 5x7x7 stem and inflates one kernel in every other residual block.) Time is never strided, so T frames in give T frames out of every stage.
 """
 from __future__ import annotations
 
@@ -177,8 +178,8 @@ def inflate_resnet(resnet2d: nn.Module, *, time_kernel: int = 3, init: str = "me
                    time_padding: str = "replicate") -> InflatedResNet:
     """Inflate a torchvision 2D ResNet (resnet18/34/50/..., or :func:`resnet2d_small`) into an :class:`InflatedResNet`.
 
-    Input (N, C, T, H, W) -> logits (N, num_classes of ``resnet2d.fc``). Where the time kernels go follows I3D's
-    inflated ResNets: the stem conv and the first conv of every residual block become ``time_kernel`` x k x k
+    Input (N, C, T, H, W) -> logits (N, num_classes of ``resnet2d.fc``). Where the time kernels go is the course's
+    rule (not the papers'): the stem conv and the first conv of every residual block become ``time_kernel`` x k x k
     (for a Bottleneck that is its 1x1 conv, giving ``time_kernel`` x 1 x 1); all other convs become 1 x k x k.
     BatchNorm2d -> BatchNorm3d with the same statistics, MaxPool2d -> 1 x k x k MaxPool3d, the adaptive average pool
     -> AdaptiveAvgPool3d(1) (average over T too), ``fc`` copied. ``resnet2d`` itself is not modified.
