@@ -183,7 +183,9 @@ def loader_throughput(dataset, *, batch_size: int, epochs: int = 2, max_batches:
     Only loading is timed (no model), from asking for the first batch to the last. Returns ``{"clips_per_s": [one
     per epoch], "first_batch_s": [seconds to the first batch of each epoch], "seconds": [...], "clips": clips per
     epoch}`` — the first batch shows the start-up of worker processes, which ``persistent_workers=True`` pays only in
-    the first epoch. ``max_batches`` stops each epoch early (a quick measurement on a large dataset).
+    the first epoch. ``max_batches`` measures on the first ``max_batches * batch_size`` items only (a quick measurement on
+    a large dataset; whole epochs of a smaller dataset, so that no prefetched batch is still in flight when the next
+    epoch starts).
     """
     import torch
 
@@ -195,17 +197,17 @@ def loader_throughput(dataset, *, batch_size: int, epochs: int = 2, max_batches:
         max_batches = _check_int(fn, "max_batches", max_batches, 1)
     if loader_kwargs.get("persistent_workers") and not loader_kwargs.get("num_workers"):
         raise ValueError(f"{fn}(persistent_workers=True): needs num_workers >= 1 (there are no workers to keep)")
+    if max_batches is not None and max_batches * batch_size < len(dataset):
+        dataset = torch.utils.data.Subset(dataset, range(max_batches * batch_size))
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, **loader_kwargs)
     result = {"clips_per_s": [], "first_batch_s": [], "seconds": [], "clips": 0}
     for _ in range(epochs):
         clips, first = 0, None
         started = time.perf_counter()
-        for k, (batch, _labels) in enumerate(loader):
+        for batch, _labels in loader:
             if first is None:
                 first = time.perf_counter() - started
             clips += len(batch)
-            if max_batches is not None and k + 1 >= max_batches:
-                break
         seconds = time.perf_counter() - started
         result["clips_per_s"].append(clips / seconds)
         result["first_batch_s"].append(first)
