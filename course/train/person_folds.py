@@ -96,7 +96,7 @@ def cross_validate(items: Sequence[tuple], videos: Sequence[torch.Tensor], num_c
 def format_cv_table(rows: Sequence[dict]) -> str:
     """Rows ``{"variant", "folds", "evals", "accuracy": {setting: [per seed]}, "n"}`` (one per :func:`cross_validate`
     call) as a table: mean, standard deviation over seeds and the per-seed values of each test-time setting."""
-    header = (f"{'variant':28s} {'folds':>5s} {'test-time':>14s} {'mean':>6s} {'sd':>5s}  {'per seed':22s} "
+    header = (f"{'variant':30s} {'folds':>5s} {'test-time':>14s} {'mean':>6s} {'sd':>5s}  {'per seed':22s} "
               f"{'videos':>6s}")
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -105,7 +105,7 @@ def format_cv_table(rows: Sequence[dict]) -> str:
             label = f"{clips} clip{'s' if clips > 1 else ''}{' +flip' if flip else ''}"
             per_seed = " ".join(f"{a:.1%}" for a in accs)
             sd = float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan")
-            lines.append(f"{row['variant']:28s} {len(row['folds']):>5d} {label:>14s} {np.mean(accs):>6.1%} {sd:>5.1%}  "
+            lines.append(f"{row['variant']:30s} {len(row['folds']):>5d} {label:>14s} {np.mean(accs):>6.1%} {sd:>5.1%}  "
                          f"{per_seed:22s} {row['n']:>6d}")
     return "\n".join(lines)
 
