@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="do not also score each clip mirrored at test time")
     parser.add_argument("--no-retrain", dest="retrain", action="store_false", default=defaults.retrain,
                         help="ship the model trained on the training persons only (no retraining on train + val)")
+    parser.add_argument("--choose-epoch", action="store_true", default=defaults.choose_epoch,
+                        help="budget = the best epoch on the validation persons (default: the whole schedule)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (the target is 2 cores)")
     parser.add_argument("--compare", nargs="?", const="random,segments,motion,leaky", default=None,
@@ -121,7 +123,7 @@ def main(argv=None) -> dict:
     try:
         config = RecipeConfig(epochs=args.epochs, sampling=args.sampling, train_clips=args.train_clips,
                               eval_clips=args.eval_clips, seed=args.seed, eval_flip=args.eval_flip,
-                              retrain=args.retrain)
+                              retrain=args.retrain, choose_epoch=args.choose_epoch)
     except ValueError as err:
         _fail(re.sub(r"RecipeConfig\((\w+)\): ", lambda m: f"--{m[1].replace('_', '-')}: ", str(err)))
     rows_wanted = [] if args.compare is None else [r.strip() for r in args.compare.split(",") if r.strip()]

@@ -319,7 +319,7 @@ def test_mirrored_evaluation_and_augmentations():
     out = train(videos[0][:16])
     assert out.shape == (3, 16, 24, 24) and torch.isfinite(out).all()
     for bad in ({"crop_scale": (0.5, 0.2)}, {"crop_scale": (0, 1)}, {"brightness": 1.5}, {"eval_flip": 1},
-                {"retrain": "yes"}):
+                {"retrain": "yes"}, {"choose_epoch": 1}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             RecipeConfig(**{**TINY, **bad})
 
@@ -328,12 +328,15 @@ def test_run_recipe_retrains_on_training_and_validation_persons(tiny_kth):
     split = find_kth_videos(tiny_kth)
     result = run_recipe(split, RecipeConfig(**{**TINY, "retrain": True}), progress=False)
     assert result["reported_by"] == "final" and "training + validation" in result["final_fit"]
+    assert result["best_epoch"] == 2 and "whole 2-epoch" in result["final_fit"]   # the whole schedule by default
     assert result["retrain_seconds"] > 0
     assert result["train_seconds"] == pytest.approx(result["select_seconds"] + result["retrain_seconds"])
     assert result["val_accuracy"] == result["val_curve"][result["best_epoch"] - 1]
     no_test = VideoSplit(split.classes, train=split.train, val=split.val)
-    out = run_recipe(no_test, RecipeConfig(**{**TINY, "epochs": 1, "retrain": True}), progress=False)
+    out = run_recipe(no_test, RecipeConfig(**{**TINY, "epochs": 1, "retrain": True, "choose_epoch": True}),
+                     progress=False)
     assert out["split"] == "val" and out["reported_by"] == "selection"   # never scored by a model trained on them
+    assert "chosen on the validation persons" in out["final_fit"] and out["best_epoch"] == 1
 
 
 def test_real_video_command_errors_before_training(tiny_kth, tmp_path):
