@@ -605,10 +605,11 @@ def _real_videos_active_fractions():
 def _real_videos_sampling_table():
     """Every row of the recorded KTH sampling comparisons (what chapter 14 shows in full mode: all samplings and the
     leaky split)."""
+    from course.train.real_video import recorded_sampling_rows
     from course.viz import real_videos
 
-    rows = [row for name in ("random", "segments", "motion", "leaky")
-            for run in _recorded(f"real_video_kth_samplings_{name}")["runs"] for row in run["rows"]]
+    rows, records = recorded_sampling_rows("real_video_kth")
+    assert records, "course/results/real_video_kth_samplings_*.json is missing"
     real_videos.plot_sampling_table(rows, title="KTH look-alike, validation persons")
 
 
