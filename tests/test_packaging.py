@@ -95,3 +95,22 @@ def test_everything_the_course_and_its_notebooks_import_is_a_declared_dependency
             if _DISTRIBUTION.get(module, module).lower() not in declared:
                 undeclared.setdefault(module, path.relative_to(ROOT).as_posix())
     assert not undeclared, f"imported but not in pyproject's dependencies (module: first file): {undeclared}"
+
+
+def test_welcome_chapter_map_marks_exactly_the_chapters_the_readme_has_not_linked():
+    """notebooks/00_welcome's map stars a chapter as 'in preparation' iff README's syllabus row has no lecture yet."""
+    import nbformat
+
+    welcome = nbformat.read(ROOT / "notebooks" / "00_welcome.ipynb", as_version=4)
+    chapter_map = next(c.source for c in welcome.cells if c.cell_type == "markdown" and "| part | chapters |" in c.source)
+    rows = dict(re.findall(r"^\| (\d\d) \| (.*)$", README, re.M))
+    assert sorted(rows) == [f"{n:02d}" for n in range(20)], "README's syllabus should list chapters 00-19"
+    for number, row in rows.items():
+        if number == "00":
+            continue
+        ready = f"(notebooks/{number}_" in row
+        mentioned = re.search(rf"(?:^|· |\| ){number} [^·|]*?(\\\*)?(?= ·| \|)", chapter_map, re.M)
+        assert mentioned, f"00_welcome's chapter map does not mention chapter {number}"
+        starred = bool(mentioned.group(1))
+        assert starred != ready, (f"chapter {number} is {'linked' if ready else 'not linked'} in README but "
+                                  f"{'starred' if starred else 'not starred'} as in preparation in 00_welcome's map")
