@@ -79,13 +79,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     started = time.perf_counter()
     model, spec, config = load_checkpoint(args.checkpoint)
-    export_onnx(model, spec, args.out)
-    clips = torch.randn(4, *spec.input_shape)
-    diff = onnx_max_abs_diff(model, ort_session(args.out), clips)
-    result = {"file": str(args.out), "bytes": args.out.stat().st_size, "sha256": sha256_of(args.out),
-              "onnx_max_abs_diff": diff, "clip_spec": spec.to_dict()}
-    if args.kth is not None:
-        result.update(evaluate_deployed(args.out, args.kth, model, config))
+    # Export and check a partial file beside the target, then rename it into place: a failed run leaves the shipped
+    # model as it was (and the check does not meet the manifest's SHA-256 of the model being replaced).
+    partial = args.out.with_name(args.out.name + ".partial")
+    try:
+        export_onnx(model, spec, partial)
+        clips = torch.randn(4, *spec.input_shape)
+        diff = onnx_max_abs_diff(model, ort_session(partial), clips)
+        result = {"file": str(args.out), "bytes": partial.stat().st_size, "sha256": sha256_of(partial),
+                  "onnx_max_abs_diff": diff, "clip_spec": spec.to_dict()}
+        if args.kth is not None:
+            result.update(evaluate_deployed(partial, args.kth, model, config))
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if not args.no_manifest and args.out.parent == PRETRAINED_DIR:
         path = PRETRAINED_DIR / MANIFEST
