@@ -167,7 +167,9 @@ def _decode(path: Path, wanted: Iterable[int] | None, last: int | None, size: tu
     import av
 
     keep = None if wanted is None else set(wanted)
-    kwargs = {"format": "rgb24"}
+    # threads=1: FFmpeg's scaler then keeps no pool of slice threads. A pool made in a parent process does not exist
+    # in a forked DataLoader worker, and a worker that inherits the cached scaler waits for it forever (seen in CI).
+    kwargs = {"format": "rgb24", "threads": 1}
     if size is not None:
         kwargs.update(height=int(size[0]), width=int(size[1]))
     out: dict[int, np.ndarray] = {}

@@ -122,7 +122,7 @@ def decode_frames(path, size: tuple[int, int] | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
-    kwargs = {"format": "rgb24"}
+    kwargs = {"format": "rgb24", "threads": 1}  # as course.data.video_io: no scaler thread pool to break a fork
     if size is not None:
         kwargs.update(height=int(size[0]), width=int(size[1]))
     frames = []
