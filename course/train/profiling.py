@@ -264,7 +264,7 @@ def training_step_time(model, clips, labels, *, steps: int = 5, warmup: int = 2,
 
 
 def compare_step_variants(build_model, clips, labels, *, variants=("eager", "channels_last_3d", "compile"),
-                          steps: int = 5, warmup: int = 2) -> list[dict]:
+                          steps: int = 5, warmup: int = 2, progress: bool = True) -> list[dict]:
     """Time training steps of fresh models from ``build_model()`` in each variant, on the same batch.
 
     - ``"eager"``: as built; ``"channels_last_3d"``: model and input in ``torch.channels_last_3d`` memory format
@@ -272,9 +272,11 @@ def compare_step_variants(build_model, clips, labels, *, variants=("eager", "cha
       generates fused kernels; the first steps pay for the compilation).
 
     Returns one dict per variant: ``{"variant", "first_s", "warmup_s", "step_s", "speedup"}`` with ``speedup`` the
-    eager step time over this variant's (> 1: faster). ``clips`` (N, C, T, H, W), ``labels`` (N,).
+    eager step time over this variant's (> 1: faster). ``clips`` (N, C, T, H, W), ``labels`` (N,). ``progress``:
+    a progress bar over the variants (compiling alone can take tens of seconds).
     """
     import torch
+    from tqdm.auto import tqdm
 
     known = ("eager", "channels_last_3d", "compile")
     if isinstance(variants, str) or not variants or any(v not in known for v in variants):
@@ -282,7 +284,9 @@ def compare_step_variants(build_model, clips, labels, *, variants=("eager", "cha
     if not callable(build_model):
         raise TypeError("compare_step_variants(build_model): expected a function that returns a new model")
     rows = []
-    for variant in variants:
+    bar = tqdm(variants, desc="step variants", unit="variant", disable=not progress)
+    for variant in bar:
+        bar.set_postfix_str(variant)
         torch.manual_seed(0)
         model = build_model()
         x = clips
