@@ -114,3 +114,29 @@ def test_welcome_chapter_map_marks_exactly_the_chapters_the_readme_has_not_linke
         starred = bool(mentioned.group(1))
         assert starred != ready, (f"chapter {number} is {'linked' if ready else 'not linked'} in README but "
                                   f"{'starred' if starred else 'not starred'} as in preparation in 00_welcome's map")
+
+
+def test_readme_full_mode_times_match_what_each_lecture_states():
+    """README's "full mode" column repeats the time each lecture's introduction states (``**Time:** ... took N s``),
+    so the two cannot drift apart; a linked chapter must have a measured time."""
+    import nbformat
+
+    header = re.search(r"^\| # \|(.*)\|$", README, re.M).group(1)
+    column = [c.strip() for c in header.split("|")].index("full mode") + 1
+    rows = {m.group(1): [c.strip() for c in m.group(0).split("|")[1:-1]]
+            for m in re.finditer(r"^\| (\d\d) \| .*$", README, re.M)}
+    checked = 0
+    for number, cells in rows.items():
+        stated_in_readme = cells[column]
+        lecture = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+        if f"(notebooks/{number}_" not in cells[1]:
+            assert stated_in_readme == "—", f"chapter {number} is not linked yet but README gives it a time"
+            continue
+        assert re.fullmatch(r"\d+ s", stated_in_readme), f"chapter {number}: README's full-mode time {stated_in_readme!r}"
+        text = "\n".join(c.source for c in nbformat.read(lecture[0], as_version=4).cells if c.cell_type == "markdown")
+        stated = re.search(r"\*\*Time:\*\* in full mode[^.]*? took (\d+) s", text)
+        if stated:
+            assert stated_in_readme == f"{stated.group(1)} s", (
+                f"chapter {number}: README says {stated_in_readme}, the lecture says {stated.group(1)} s")
+            checked += 1
+    assert checked >= 10, f"only {checked} lectures state their full-mode time as '**Time:** in full mode ... took N s'"
