@@ -1,5 +1,6 @@
 """Command line: ``python -m course doctor`` | ``make-exercises [--check]`` | ``strip-outputs [FILES]`` |
-``predict VIDEO [VIDEO ...] [--model MODEL.onnx] [--json]`` (onnxruntime, no PyTorch: chapter 15)."""
+``predict VIDEO [VIDEO ...] [--model MODEL.onnx] [--json]`` (onnxruntime, no PyTorch: chapter 15) |
+``capstone check DIR`` (the capstone rubric: chapter 19)."""
 from __future__ import annotations
 
 import argparse
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     from .deploy.predict import add_arguments
 
     add_arguments(sub.add_parser("predict", help="classify video files with an exported ONNX model (no PyTorch)"))
+    from .capstone.check import add_arguments as add_capstone_arguments
+
+    add_capstone_arguments(sub.add_parser("capstone", help="chapter 19: score a capstone report"))
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import doctor
@@ -66,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if doctor().ok else 1
     if args.command == "make-exercises":
         return _make_exercises(args)
+    if args.command == "capstone":
+        from .capstone.check import run as run_capstone
+
+        return run_capstone(args)
     if args.command == "predict":
         from .deploy.predict import run
 
