@@ -732,6 +732,21 @@ def _scaling_gradient_magnitudes():
                                      title="slow-fusion gradients (loss x 1e-3), float32")
 
 
+def _capstone_training_curves():
+    from course.viz import capstone
+
+    capstone.plot_training_curves([0.69, 0.52, 0.31, 0.22, 0.18, 0.15, 0.13, 0.12],
+                                  [0.5, 0.62, 0.81, 0.88, 0.88, 0.94, 0.94, 0.97], title="c3d_small on KTH")
+
+
+def _capstone_group_accuracy():
+    from course.viz import capstone
+
+    per_group = {f"person{p:02d}": {"n": 8, "correct": c, "accuracy": c / 8}
+                 for p, c in zip((1, 4, 19, 20, 21, 23, 24, 25), (8, 7, 8, 6, 8, 5, 8, 8))}
+    capstone.plot_group_accuracy(per_group, 58 / 64, (0.81, 0.96), title="held-out accuracy per person")
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -817,6 +832,9 @@ FIGURES = {
     "scaling.plot_loader_throughput": _scaling_loader_throughput,
     "scaling.plot_memory_and_time": _scaling_memory_and_time,
     "scaling.plot_gradient_magnitudes": _scaling_gradient_magnitudes,
+    # chapter 19
+    "capstone.plot_training_curves": _capstone_training_curves,
+    "capstone.plot_group_accuracy": _capstone_group_accuracy,
 }
 
 
