@@ -18,7 +18,6 @@ def _split_without_str(groups, held_out):
     return [i for i in range(len(groups)) if i not in out], out
 
 
-
 def _per_group_accuracy_only_over_all(y_true, y_pred, groups):
     overall = float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
     return {str(g): {"n": groups.count(g), "correct": round(overall * groups.count(g)), "accuracy": overall}
