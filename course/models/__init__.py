@@ -31,3 +31,5 @@ __all__ = [
     "InflatedConv3d", "InflatedResNet", "inflate_batchnorm2d", "inflate_conv2d", "inflate_resnet", "resnet2d_small",
     "KINETICS400_URLS", "kinetics400_categories", "kinetics400_path", "load_kinetics400",
 ]
+from .convlstm import ConvLSTM, ConvLSTMCell, ConvLSTMForecaster, copy_lstm_cell_weights  # noqa: E402
+__all__ += ["ConvLSTM", "ConvLSTMCell", "ConvLSTMForecaster", "copy_lstm_cell_weights"]
