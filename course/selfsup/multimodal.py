@@ -181,6 +181,10 @@ class SmallVideoEncoder(nn.Module):
         if not torch.is_tensor(clips) or clips.ndim != 5:
             raise ValueError(f"SmallVideoEncoder(clips): expected a tensor (N, C, T, H, W), got "
                              f"{tuple(getattr(clips, 'shape', ())) or type(clips).__name__}")
+        smallest = 2 ** len(self.features)
+        if min(clips.shape[2:]) < smallest:
+            raise ValueError(f"SmallVideoEncoder(clips): T, H and W must be >= {smallest} ({len(self.features)} "
+                             f"poolings by 2), got shape {tuple(clips.shape)}")
         return self.proj(self.features(clips - 0.45).mean(dim=(2, 3, 4)))
 
 
