@@ -747,6 +747,42 @@ def _capstone_group_accuracy():
     capstone.plot_group_accuracy(per_group, 58 / 64, (0.81, 0.96), title="held-out accuracy per person")
 
 
+def _small_mae():
+    import torch
+
+    from course.selfsup.masked import MaskedAutoencoder, MaskedVideoEncoder
+
+    torch.manual_seed(0)
+    return MaskedAutoencoder(MaskedVideoEncoder(dim=16, depth=1, heads=2), mask_ratio=0.9, decoder_dim=16, heads=2)
+
+
+def _masked_reconstruction():
+    import torch
+
+    from course.selfsup.masked import make_mask
+    from course.viz import masked
+
+    model, clip = _small_mae(), torch.from_numpy(_moving_clip())
+    mask = make_mask(1, model.encoder.grid, 0.9, generator=torch.Generator().manual_seed(0))
+    masked.plot_reconstruction(clip, mask[0], model.reconstruct(clip[None], mask)[0], (2, 8, 8))
+
+
+def _masked_slider():
+    import torch
+
+    from course.viz import masked
+
+    masked.reconstruction_slider(_small_mae(), torch.from_numpy(_moving_clip()), ratios=(0.75, 0.9))
+
+
+def _masked_losses():
+    from course.viz import masked
+
+    report = {"model": 0.8, "copy": 1.0, "mean_pixel": 1.0}
+    masked.plot_masking_losses({"tube 90%": report, "tube 75%": report, "random 90%": {**report, "copy": 0.4},
+                                "random 75%": {**report, "copy": 0.3}})
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -832,6 +868,10 @@ FIGURES = {
     "scaling.plot_loader_throughput": _scaling_loader_throughput,
     "scaling.plot_memory_and_time": _scaling_memory_and_time,
     "scaling.plot_gradient_magnitudes": _scaling_gradient_magnitudes,
+    # chapter 18 (masked tube autoencoding)
+    "masked.plot_reconstruction": _masked_reconstruction,
+    "masked.reconstruction_slider": _masked_slider,
+    "masked.plot_masking_losses": _masked_losses,
     # chapter 19
     "capstone.plot_training_curves": _capstone_training_curves,
     "capstone.plot_group_accuracy": _capstone_group_accuracy,
