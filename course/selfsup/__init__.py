@@ -9,3 +9,7 @@ ones) through that interface only.
 - :mod:`course.selfsup.retrieval` — nearest-neighbour video search with clip embeddings, recall@k.
 """
 from __future__ import annotations
+
+from .fewlabel import FewLabelData, few_label_runs, format_few_label_table, label_fraction_indices, summarize_few_label, train_few_label  # noqa: E402,F401,E501
+from .pretext import CLIP_ORDERS, ArrowOfTime, ClipEncoder, ClipOrder, add_fade, normalize_frames, pretext_encoder, pretrain, reverse_clip, shuffle_subclips  # noqa: E402,F401,E501
+from .retrieval import PixelEncoder, nearest_neighbours, recall_at_k, retrieval_table  # noqa: E402,F401,E501
