@@ -783,6 +783,39 @@ def _masked_losses():
                                 "random 75%": {**report, "copy": 0.3}})
 
 
+def _selfsup_pretext_examples():
+    import torch
+
+    from course.viz import selfsup
+
+    selfsup.plot_pretext_examples(torch.from_numpy(_moving_clip()[:, :12].copy()), (2, 0, 1))
+
+
+def _selfsup_shortcut():
+    from course.viz import selfsup
+
+    selfsup.plot_shortcut({"fade, not blocked": {"pretext": 1.0, "downstream": 0.3},
+                           "fade, blocked": {"pretext": 0.8, "downstream": 0.6},
+                           "chance": {"pretext": 1 / 6, "downstream": 0.1}}, title="clip order on faded clips")
+
+
+def _selfsup_few_label():
+    from course.viz import selfsup
+
+    rows = [{"encoder": e, "mode": m, "labels": n, "mean": a, "std": 0.03}
+            for e, base in (("scratch", 0.2), ("clip order", 0.35), ("arrow of time", 0.22), ("masked (MAE)", 0.3))
+            for m in ("probe", "finetune") for n, a in ((10, base), (50, base + 0.3), (500, base + 0.5))]
+    selfsup.plot_few_label(rows)
+
+
+def _selfsup_retrieval():
+    from course.viz import selfsup
+
+    selfsup.plot_retrieval([{"encoder": e, "recall@1": r, "recall@5": min(1.0, r + 0.3)}
+                            for e, r in (("raw pixels", 0.2), ("random encoder", 0.3), ("clip order", 0.6),
+                                         ("arrow of time", 0.3), ("masked (MAE)", 0.4))])
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -868,6 +901,11 @@ FIGURES = {
     "scaling.plot_loader_throughput": _scaling_loader_throughput,
     "scaling.plot_memory_and_time": _scaling_memory_and_time,
     "scaling.plot_gradient_magnitudes": _scaling_gradient_magnitudes,
+    # chapter 18 (pretext tasks, few labels, retrieval)
+    "selfsup.plot_pretext_examples": _selfsup_pretext_examples,
+    "selfsup.plot_shortcut": _selfsup_shortcut,
+    "selfsup.plot_few_label": _selfsup_few_label,
+    "selfsup.plot_retrieval": _selfsup_retrieval,
     # chapter 18 (masked tube autoencoding)
     "masked.plot_reconstruction": _masked_reconstruction,
     "masked.reconstruction_slider": _masked_slider,
