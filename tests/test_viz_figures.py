@@ -796,6 +796,7 @@ def _selfsup_shortcut():
 
     selfsup.plot_shortcut({"fade, not blocked": {"pretext": 1.0, "downstream": 0.3},
                            "fade, blocked": {"pretext": 0.8, "downstream": 0.6},
+                           "random encoder": {"pretext": None, "downstream": 0.2},
                            "chance": {"pretext": 1 / 6, "downstream": 0.1}}, title="clip order on faded clips")
 
 

@@ -48,9 +48,9 @@ def plot_pretext_examples(clip, order, *, every: int = 1, title: str = "one unla
 
 
 def plot_shortcut(results: dict, *, title: str = "the fade shortcut, measured"):
-    """Grouped bars per setting (``{setting: {"pretext": acc, "downstream": acc}}``): accuracy on the pretext task
+    """Bars per setting (``{setting: {"pretext": acc or None, "downstream": acc}}``): accuracy on the pretext task
     and on the labelled task (a linear probe on the frozen encoder), with chance levels as dashed lines if given
-    (``{"chance": {"pretext": p, "downstream": q}}``)."""
+    (``{"chance": {"pretext": p, "downstream": q}}``). ``None``: not applicable (e.g. a random encoder's pretext)."""
     import matplotlib.pyplot as plt
 
     chance = results.get("chance", {}) if isinstance(results, dict) else {}
@@ -60,10 +60,10 @@ def plot_shortcut(results: dict, *, title: str = "the fade shortcut, measured"):
         raise ValueError("plot_shortcut(results): expected {setting: {'pretext': acc, 'downstream': acc}}")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, key, label in zip(axes, ("pretext", "downstream"), ("pretext task", "labelled task (linear probe)")):
-        values = [100 * results[s][key] for s in settings]
+        values = [np.nan if results[s][key] is None else 100 * results[s][key] for s in settings]
         ax.bar(range(len(settings)), values, color=["#e41a1c", "#377eb8", "#4daf4a", "#984ea3"][:len(settings)])
         for i, v in enumerate(values):
-            ax.text(i, v + 1, f"{v:.0f}%", ha="center", fontsize=9)
+            ax.text(i, (0 if np.isnan(v) else v) + 1, "n/a" if np.isnan(v) else f"{v:.0f}%", ha="center", fontsize=9)
         if key in chance:
             ax.axhline(100 * chance[key], ls="--", color="grey", label="chance")
             ax.legend(loc="lower right", fontsize=8)
