@@ -817,6 +817,44 @@ def _selfsup_retrieval():
                                          ("arrow of time", 0.3), ("masked (MAE)", 0.4))])
 
 
+def _prediction_clips():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(1, 10, 32, 32, generator=g), torch.rand(1, 10, 32, 32, generator=g),
+            torch.rand(1, 10, 32, 32, generator=g))
+
+
+def _prediction_horizon_mse():
+    from course.viz import prediction
+
+    steps = np.arange(1, 11)
+    prediction.plot_horizon_mse({"ConvLSTM": 0.03 + 0.004 * steps, "copy last frame": 0.03 + 0.01 * steps,
+                                 "mean frame": np.full(10, 0.09)})
+
+
+def _prediction_frames():
+    from course.viz import prediction
+
+    past, future, guess = _prediction_clips()
+    prediction.plot_prediction_frames(past, future, {"ConvLSTM (MSE)": guess, "ConvLSTM (BCE)": guess,
+                                                     "copy last frame": guess}, title="test clip 0")
+
+
+def _prediction_scrubber():
+    from course.viz import prediction
+
+    prediction.prediction_scrubber(*_prediction_clips())
+
+
+def _prediction_denoising():
+    from course.viz import prediction
+
+    clean, noisy, out = _prediction_clips()
+    prediction.plot_denoising(clean, noisy, {"single frame": out, "3 frames per layer": out}, frame=3,
+                              scores={"noisy input": 9.3, "single frame": 16.2, "3 frames per layer": 16.6})
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -902,6 +940,11 @@ FIGURES = {
     "scaling.plot_loader_throughput": _scaling_loader_throughput,
     "scaling.plot_memory_and_time": _scaling_memory_and_time,
     "scaling.plot_gradient_magnitudes": _scaling_gradient_magnitudes,
+    # chapter 17 (prediction and enhancement)
+    "prediction.plot_horizon_mse": _prediction_horizon_mse,
+    "prediction.plot_prediction_frames": _prediction_frames,
+    "prediction.prediction_scrubber": _prediction_scrubber,
+    "prediction.plot_denoising": _prediction_denoising,
     # chapter 18 (pretext tasks, few labels, retrieval)
     "selfsup.plot_pretext_examples": _selfsup_pretext_examples,
     "selfsup.plot_shortcut": _selfsup_shortcut,

@@ -33,3 +33,5 @@ __all__ = [
 ]
 from .convlstm import ConvLSTM, ConvLSTMCell, ConvLSTMForecaster, copy_lstm_cell_weights  # noqa: E402
 __all__ += ["ConvLSTM", "ConvLSTMCell", "ConvLSTMForecaster", "copy_lstm_cell_weights"]
+from .denoise import VideoDenoiser  # noqa: E402
+__all__ += ["VideoDenoiser"]
