@@ -8,3 +8,4 @@ from .real_datasets import HMDB51, KTH, UCF101, DatasetNotFoundError, parse_hmdb
 from .download import ChecksumError, DamagedArchiveError, IncompleteDownloadError, UnsafeArchiveError, UnsupportedArchiveError, download, extract_archive, sha256sum  # noqa: E402,F401,E501
 from .motion import DEFAULT_MOTION_THRESHOLD, active_clip_fraction, clip_motion, motion_clip_indices, motion_energy, spread_clip_indices  # noqa: E402,F401,E501
 from .shape_videos import shape_video_frames, write_shape_videos  # noqa: E402,F401
+from .moving_mnist import load_moving_mnist  # noqa: E402,F401
