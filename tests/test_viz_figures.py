@@ -855,6 +855,83 @@ def _prediction_denoising():
                               scores={"noisy input": 9.3, "single frame": 16.2, "3 frames per layer": 16.6})
 
 
+def _gan_toy_runs():
+    from course.train.gan import ToyGANRun
+
+    rng = np.random.default_rng(0)
+    snaps = {s: rng.normal(3 * s / 200, 0.5, (500, 1)) for s in (0, 100, 200)}
+    run = ToyGANRun(d_real=list(0.5 + 0.3 * rng.random(200)), d_fake=list(0.5 * rng.random(200)), snapshots=snaps)
+    return {"D loss with the minus sign (articles)": run, "D loss BCE(D(x),1) + BCE(D(G(z)),0)": run}
+
+
+def _gan_toy_densities():
+    from course.viz import gan
+
+    gan.plot_toy_densities(_gan_toy_runs(), np.random.default_rng(1).normal(3, 0.5, 1000),
+                           title="real (grey) and generated (red) distributions over training")
+
+
+def _gan_discriminator_outputs():
+    from course.viz import gan
+
+    gan.plot_discriminator_outputs(_gan_toy_runs(), title="what the discriminator says during training")
+
+
+def _gan_clip_grid():
+    import torch
+
+    from course.viz import gan
+
+    gan.plot_clip_grid({s: torch.rand(6, 3, 16, 16, 16) for s in (0, 300, 600, 900, 1200)}, max_clips=4)
+    gan.plot_clip_grid({name: torch.rand(4, 3, 16, 16, 16) for name in ("move_right", "move_left", "move_down",
+                                                                           "move_up")},
+                       title="real clips, one row per motion (frames 0, 5, 10, 15)")
+
+
+def _gan_training():
+    from course.train.gan import VideoGANRun
+    from course.viz import gan
+
+    rng = np.random.default_rng(0)
+    gan.plot_gan_training(VideoGANRun(d_loss=list(1 + rng.random(300)), g_loss=list(2 + rng.random(300)),
+                                      d_real=list(0.6 + 0.2 * rng.random(300)), d_fake=list(0.3 * rng.random(300))))
+
+
+def _gan_judgement():
+    from course.viz import gan
+
+    classes = ("move_right", "move_left", "move_down", "move_up")
+    results = {"untrained generator": {"frechet_distance": 300.0, "confidence": 0.99,
+                                       "predicted_share": [0, 0, 1.0, 0]},
+               "trained generator": {"frechet_distance": 40.0, "confidence": 0.8,
+                                     "predicted_share": [0.3, 0.2, 0.3, 0.2]},
+               "real held-out clips": {"frechet_distance": 0.2, "confidence": 0.99,
+                                       "predicted_share": [0.25, 0.25, 0.25, 0.25]}}
+    gan.plot_judgement(results, classes, title="the judge's verdict")
+
+
+def _gan_interpolation():
+    import torch
+
+    from course.models.gan import VideoGenerator
+    from course.viz import gan
+
+    torch.manual_seed(0)
+    g = VideoGenerator(8, widths=(16, 8, 4))
+    gan.plot_interpolation(g, torch.randn(8), torch.randn(8))
+
+
+def _gan_widget():
+    import torch
+
+    from course.models.gan import VideoGenerator
+    from course.viz import gan
+
+    torch.manual_seed(0)
+    g = VideoGenerator(8, widths=(16, 8, 4))
+    gan.latent_interpolation_widget(g, torch.randn(8), torch.randn(8))
+
+
 FIGURES = {
     # chapter 00
     "welcome.frame_slider": _welcome_frame_slider,
@@ -945,6 +1022,14 @@ FIGURES = {
     "prediction.plot_prediction_frames": _prediction_frames,
     "prediction.prediction_scrubber": _prediction_scrubber,
     "prediction.plot_denoising": _prediction_denoising,
+    # chapter 17 (GANs)
+    "gan.plot_toy_densities": _gan_toy_densities,
+    "gan.plot_discriminator_outputs": _gan_discriminator_outputs,
+    "gan.plot_clip_grid": _gan_clip_grid,
+    "gan.plot_gan_training": _gan_training,
+    "gan.plot_judgement": _gan_judgement,
+    "gan.plot_interpolation": _gan_interpolation,
+    "gan.latent_interpolation_widget": _gan_widget,
     # chapter 18 (pretext tasks, few labels, retrieval)
     "selfsup.plot_pretext_examples": _selfsup_pretext_examples,
     "selfsup.plot_shortcut": _selfsup_shortcut,

@@ -13,6 +13,7 @@ the judge's verdict, and a latent-interpolation slider.
 from __future__ import annotations
 
 import numbers
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -65,7 +66,7 @@ def plot_toy_densities(runs: Mapping, real_samples, *, steps: Sequence[int] | No
             if i == 0:
                 ax.set_title(f"step {step}", fontsize=10)
             if j == 0:
-                ax.set_ylabel(name, fontsize=9)
+                ax.set_ylabel(textwrap.fill(name, 22), fontsize=9)
             if i == len(runs) - 1:
                 ax.set_xlabel("x")
     axes[0, -1].legend(fontsize=8, loc="upper right")
@@ -122,7 +123,8 @@ def _check_clip_batch(clips, owner: str) -> np.ndarray:
 
 def plot_clip_grid(snapshots: Mapping, *, frames: Sequence[int] | None = None, max_clips: int = 4,
                    title: str | None = None):
-    """A fixed-noise grid: one row per training step of ``snapshots`` (step -> clips (K, C, T, H, W) in [0, 1]),
+    """A fixed-noise grid: one row per training step of ``snapshots`` (step -> clips (K, C, T, H, W) in [0, 1]; a
+    string key is used as the row's label instead of "step k"),
     one column per clip (the same noise in every row), each shown as ``frames`` (default 4 spread over the clip)
     side by side, time running to the right. Returns the figure."""
     import matplotlib.pyplot as plt
@@ -145,7 +147,8 @@ def plot_clip_grid(snapshots: Mapping, *, frames: Sequence[int] | None = None, m
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:
-                ax.set_ylabel(f"step {step}", fontsize=9, rotation=0, ha="right", va="center")
+                label = f"step {step}" if isinstance(step, numbers.Integral) else str(step)
+                ax.set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
             if i == 0:
                 ax.set_title(f"noise {j}", fontsize=9)
     fig.suptitle(title or f"the same noise over training (frames {', '.join(map(str, frames))} of each clip)",
@@ -195,7 +198,7 @@ def plot_judgement(results: Mapping, classes: Sequence[str], *, title: str | Non
             raise ValueError(f"plot_judgement: results[{name!r}] has no predicted_share over the {len(classes)} "
                              "classes")
     names = list(results)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), layout="constrained",
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.4), layout="constrained",
                              gridspec_kw={"width_ratios": [2.2, 1, 1]})
     width = 0.8 / len(names)
     x = np.arange(len(classes))
