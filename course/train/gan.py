@@ -31,6 +31,7 @@ __all__ = [
     "gaussian_mixture", "wasserstein_1d", "mode_counts", "ToyGANRun", "train_toy_gan",
     "MOTION_CLASSES", "motion_clips", "VideoGANRun", "train_video_gan", "train_motion_classifier", "clip_features",
     "predict_motion", "sqrtm_psd", "gaussian_frechet_distance", "frechet_distance", "judge_clips",
+    "video_gan_experiment",
 ]
 
 
@@ -490,3 +491,43 @@ def judge_clips(classifier: nn.Module, reference: torch.Tensor, candidates: dict
                      "predicted_share": (torch.bincount(probs.argmax(1), minlength=k).float() / len(probs)).tolist(),
                      "confidence": float(probs.max(1).values.mean()), "probabilities": probs}
     return out
+
+
+def video_gan_experiment(*, train_clips: int = 2000, test_clips: int = 1000, steps: int = 3000, batch_size: int = 32,
+                         classifier_epochs: int = 2, seed: int = 0, progress: bool = False) -> dict:
+    """The chapter's whole video-GAN measurement, as ``benchmarks/video_gan.py`` runs it: motion clips, the judge
+    (:func:`train_motion_classifier`), a default :class:`~course.models.gan.VideoGenerator` /
+    ``VideoDiscriminator`` pair trained by :func:`train_video_gan`, then :func:`judge_clips` on ``test_clips`` clips of
+    the untrained generator (floor), the trained one and real held-out clips (ceiling), all against real training
+    clips. Returns a dict of plain numbers (``fd_generated``, ``fd_untrained``, ``fd_real``, ``judge_accuracy``,
+    per-set ``runs``, ``seconds``...) and, under ``"generator"``, the trained generator.
+    """
+    import copy
+
+    from ..models.gan import VideoDiscriminator, VideoGenerator
+
+    started = time.perf_counter()
+    clips, labels = motion_clips(train_clips, split="train", seed=seed)
+    held_out, held_out_labels = motion_clips(test_clips, split="test", seed=seed)
+    judge = train_motion_classifier(clips, labels, epochs=classifier_epochs, seed=seed, progress=progress)
+    with torch.no_grad():
+        judge_acc = float((predict_motion(judge, held_out).argmax(1) == held_out_labels).float().mean())
+    torch.manual_seed(seed)
+    generator, discriminator = VideoGenerator(64), VideoDiscriminator()
+    untrained = copy.deepcopy(generator).eval()
+    run = train_video_gan(generator, discriminator, clips, steps=steps, batch_size=batch_size, seed=seed,
+                          progress=progress)
+    with torch.no_grad():
+        noise = torch.randn(test_clips, generator.latent_dim, generator=torch.Generator().manual_seed(seed + 11))
+        sets = {"untrained generator": untrained(noise).clamp(0, 1), "trained generator": generator(noise).clamp(0, 1),
+                "real held-out clips": held_out}
+    verdict = judge_clips(judge, clips[:test_clips], sets)
+    runs = [{"name": name, "frechet_distance": r["frechet_distance"], "confidence": r["confidence"],
+             "predicted_share": r["predicted_share"]} for name, r in verdict.items()]
+    fd = {name: r["frechet_distance"] for name, r in verdict.items()}
+    return {"fd_generated": fd["trained generator"], "fd_untrained": fd["untrained generator"],
+            "fd_real": fd["real held-out clips"], "judge_accuracy": judge_acc, "classes": list(MOTION_CLASSES),
+            "runs": runs, "train_clips": train_clips, "test_clips": test_clips, "steps": steps,
+            "batch_size": batch_size, "gan_seconds": run.seconds, "final_d_real": float(np.mean(run.d_real[-100:])),
+            "final_d_fake": float(np.mean(run.d_fake[-100:])), "seed": seed,
+            "seconds": time.perf_counter() - started, "generator": generator}
