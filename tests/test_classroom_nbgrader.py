@@ -233,7 +233,9 @@ def test_nbgrader_round_trip_blank_wrong_right(tmp_path):
     first = next(g for g in answers if g.startswith("answer_"))
     right = {g: _without_markers(s) for g, s in answers.items()}
     _submit(course, "blank", released, {})
-    _submit(course, "wrong", released, {**right, first: _wrong(answers[first])})
+    # the wrong submission also "passes" its own check by editing the locked check cell: autograde restores it
+    test_id = f"check_{first.removeprefix('answer_')}"
+    _submit(course, "wrong", released, {**right, first: _wrong(answers[first]), test_id: "print('all good')"})
     _submit(course, "right", released, right)
     _nbgrader(course, env, "autograde", CHAPTER)
 
@@ -251,13 +253,13 @@ def test_nbgrader_round_trip_blank_wrong_right(tmp_path):
     print(f"\nnbgrader autograde, chapter {CHAPTER} (autograded points of {max_points}): {points}")
     assert max_points >= 2 * POINTS_PER_CHECK
     assert points["blank"] == 0
-    assert points["wrong"] == max_points - POINTS_PER_CHECK  # only the first exercise is wrong
+    assert points["wrong"] == max_points - POINTS_PER_CHECK  # only the first exercise is wrong (its check edited)
     assert points["wrong"] < points["right"] == max_points
 
     # the hidden block was put back for grading: the wrong answer's check raised CheckFailed after its report
     graded = nbformat.read(course / "autograded" / "wrong" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-    test_cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"check_{first[7:]}")
-    assert "COURSE_STRICT_CHECKS" in test_cell.source
+    test_cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == test_id)
+    assert "COURSE_STRICT_CHECKS" in test_cell.source and "all good" not in test_cell.source
     assert any(o.output_type == "error" and o.ename == "CheckFailed" for o in test_cell.outputs)
 
     _nbgrader(course, env, "export")
