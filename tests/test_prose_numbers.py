@@ -57,6 +57,8 @@ _TEMPLATE = re.compile("|".join(f"(?:{p})" for p in PATTERNS.values()))
 CHAPTERS = range(0, 15)
 CHAPTERS = sorted({*CHAPTERS, 15})  # chapter 15 (efficient inference) is held to it too
 CHAPTERS = sorted({*CHAPTERS, 16})  # chapter 16 (scaling up) is held to it too
+CHAPTERS = sorted({*CHAPTERS, 17})  # chapter 17 (prediction and generation) is held to it too
+CHAPTERS = sorted({*CHAPTERS, 18})  # chapter 18 (self-supervised learning) is held to it too
 
 
 def notebooks() -> list[Path]:
