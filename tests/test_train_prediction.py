@@ -12,7 +12,7 @@ from course.data import MovingDigits
 from course.models import ConvLSTMForecaster, VideoDenoiser
 from course.train.enhancement import add_noise, denoise, denoising_psnr, train_denoiser
 from course.train.prediction import (copy_last_frame, horizon_curves, mean_frame, per_horizon_mse, predict_frames,
-                                     prediction_loss, prediction_tensors, psnr, train_forecaster)
+                                     prediction_loss, prediction_tensors, psnr, sharpness, train_forecaster)
 
 
 def _clips(n=4, t=5, seed=0):
@@ -125,3 +125,13 @@ def test_denoiser_training_beats_the_noisy_input():
     scores = denoising_psnr(clean, noisy, {"model": model})
     assert scores["model"] > scores["noisy input"] + 3, scores
     assert denoise(model, noisy).shape == clean.shape
+
+
+def test_sharpness_drops_with_blur():
+    clip = (torch.rand(2, 1, 3, 8, 8) > 0.5).float()
+    blurred = torch.nn.functional.avg_pool3d(clip, (1, 3, 3), stride=1, padding=(0, 1, 1))
+    sharp, soft = sharpness(clip), sharpness(blurred)
+    assert sharp.shape == (3,) and (soft < sharp).all()
+    assert (sharpness(torch.ones(1, 1, 2, 4, 4)) == 0).all()
+    with pytest.raises(ValueError, match="5 dims"):
+        sharpness(torch.zeros(4, 4))

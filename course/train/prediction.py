@@ -20,7 +20,7 @@ from torch import nn
 from .loop import progress_bar
 
 __all__ = ["copy_last_frame", "mean_frame", "per_horizon_mse", "psnr", "prediction_loss", "prediction_tensors",
-           "train_forecaster", "predict_frames", "horizon_curves", "LOSSES"]
+           "train_forecaster", "predict_frames", "horizon_curves", "sharpness", "LOSSES"]
 
 LOSSES = ("mse", "bce")
 
@@ -93,6 +93,16 @@ def psnr(predicted: torch.Tensor, target: torch.Tensor, data_range: float = 1.0)
         raise ValueError(f"psnr(data_range): expected a positive number, got {data_range!r}")
     mse = float(((predicted.double() - target.double()) ** 2).mean())
     return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
+
+
+def sharpness(frames: torch.Tensor) -> np.ndarray:
+    """How sharp the frames at each step are: the mean squared difference between neighbouring pixels (horizontal
+    and vertical), (N, C, T, H, W) -> float64 array (T,). A blurred frame scores lower than the true one; compare a
+    prediction's curve with the true future's."""
+    frames = _check_clip(frames, "sharpness(frames)").double()
+    dx = (frames[..., :, 1:] - frames[..., :, :-1]) ** 2
+    dy = (frames[..., 1:, :] - frames[..., :-1, :]) ** 2
+    return (dx.mean(dim=(0, 1, 3, 4)) + dy.mean(dim=(0, 1, 3, 4))).numpy()
 
 
 def prediction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
