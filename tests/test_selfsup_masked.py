@@ -151,6 +151,17 @@ def test_hidden_pixels_do_not_change_the_encoding_and_visible_pixels_do():
     assert not torch.allclose(visible_changed, before)
 
 
+def test_position_embeddings_share_the_spatial_half_across_frames_and_the_time_half_across_positions():
+    from course.selfsup.masked import sinusoid_positions
+
+    table = sinusoid_positions(GRID, 16)[0].reshape(8, 16, 16)          # (t, s, channels)
+    assert (table[:, :, 8:] == table[:1, :, 8:]).all()                   # spatial half: the same in every frame
+    assert (table[:, :, :8] == table[:, :1, :8]).all()                   # time half: the same at every position
+    assert len({tuple(row.tolist()) for row in table.reshape(128, 16)}) == 128   # every token distinct
+    with pytest.raises(ValueError, match="dim"):
+        sinusoid_positions(GRID, 10)
+
+
 def test_encoder_interface_maps_clips_to_embeddings():
     encoder = _small_encoder()
     assert encoder.embed_dim == 16
@@ -260,7 +271,7 @@ def test_pretraining_is_deterministic_given_a_seed_and_lowers_the_loss():
     assert isinstance(b, MaskedVideoEncoder)
     for (name, pa), pb in zip(a.encoder.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
-    assert not torch.equal(a.encoder.position, c.position)
+    assert not torch.equal(a.encoder.embed.proj.weight, c.embed.proj.weight)
     assert len(history.losses) == 6 and history.losses[-1] < history.losses[0]
     assert all(math.isfinite(v) for v in history.losses)
 

@@ -32,7 +32,7 @@ from ..models.transformer import MultiHeadSelfAttention, TubeletEmbedding, Video
 
 __all__ = ["MASKINGS", "num_masked", "make_mask", "patchify", "unpatchify", "normalise_patches", "masked_loss",
            "MaskedVideoEncoder", "MAEDecoder", "MaskedAutoencoder", "copy_nearest_visible", "reconstruction_report",
-           "encoder_cost", "train_masked_autoencoder", "pretrain_mae", "MAEHistory"]
+           "encoder_cost", "sinusoid_positions", "train_masked_autoencoder", "pretrain_mae", "MAEHistory"]
 
 MASKINGS = ("tube", "random")
 
@@ -192,6 +192,34 @@ def _run_blocks(blocks: nn.ModuleList, tokens: torch.Tensor) -> torch.Tensor:
     return x[:, 0]
 
 
+def _sinusoid(count: int, dim: int) -> torch.Tensor:
+    """(count, dim): channel 2i is sin(p / 10000^(2i / dim)) of position p, channel 2i + 1 its cosine."""
+    position = torch.arange(count, dtype=torch.float32)[:, None]
+    frequency = 10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    table = torch.zeros(count, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+
+
+def sinusoid_positions(grid, dim: int) -> torch.Tensor:
+    """Fixed space-time position embeddings (1, L, D) for a token grid (T', H', W'), L = T' H' W' row-major.
+
+    The first D // 2 channels are a sinusoid of the token frame t, the others a sinusoid of the spatial index
+    s = h W' + w. Fixed (as in VideoMAE) so the decoder knows where each mask token sits from the first step, and
+    factorised so that "the same place in another frame" is easy for attention to find: those tokens share the
+    spatial half. (VideoMAE uses one sinusoid over the flattened index; on a CPU budget of a few hundred steps the
+    factorised table learns markedly faster.)
+    """
+    T, H, W = _check_grid(grid, "sinusoid_positions(grid)")
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 4 or dim % 4:
+        raise ValueError(f"sinusoid_positions(dim): expected a positive multiple of 4, got {dim!r}")
+    half = dim // 2
+    time_part = _sinusoid(T, half)[:, None].expand(T, H * W, half)
+    space_part = _sinusoid(H * W, half)[None].expand(T, H * W, half)
+    return torch.cat([time_part, space_part], dim=-1).reshape(1, T * H * W, dim)
+
+
 def _init_linear(module: nn.Module) -> None:
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=0.02)
@@ -199,7 +227,7 @@ def _init_linear(module: nn.Module) -> None:
 
 
 class MaskedVideoEncoder(nn.Module):
-    """The MAE encoder: tubelet tokens + learned position embeddings + joint-attention transformer blocks.
+    """The MAE encoder: tubelet tokens + fixed sinusoidal position embeddings + joint-attention transformer blocks.
 
     ``forward(clips)`` (N, C, T, H, W) -> (N, embed_dim): the mean of the final token features with every token
     visible — the chapter's encoder interface. ``encode(clips, mask)`` -> (N, L_vis, embed_dim): the features of the
@@ -228,7 +256,7 @@ class MaskedVideoEncoder(nn.Module):
         self.embed_dim = int(dim)
         self.tubelet = self.embed.tubelet
         self.in_channels = in_channels
-        self.position = nn.Parameter(torch.zeros(1, self.num_tokens, dim))
+        self.register_buffer("position", sinusoid_positions(self.grid, dim), persistent=False)
         self.blocks = _blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim)
         shape = (1, in_channels, 1, 1, 1)
@@ -236,7 +264,6 @@ class MaskedVideoEncoder(nn.Module):
                              persistent=False)
         self.register_buffer("input_std", torch.tensor(input_std, dtype=torch.float32).reshape(shape),
                              persistent=False)
-        nn.init.trunc_normal_(self.position, std=0.02)
         self.apply(_init_linear)
 
     @property
@@ -287,14 +314,17 @@ class MaskedVideoEncoder(nn.Module):
 class MAEDecoder(nn.Module):
     """The light decoder: visible features + a shared learned mask token at each hidden place -> every token's patch.
 
+    ``grid``: the token grid (T', H', W'), L = T' H' W'.
     ``forward(visible (N, L_vis, encoder_dim), mask (N, L))`` -> predictions (N, L, patch_dim) for all L tokens (the
-    loss uses the hidden ones). Its own position embeddings tell each mask token where it is.
+    loss uses the hidden ones). Fixed sinusoidal position embeddings tell each mask token where it is.
     """
 
-    def __init__(self, num_tokens: int, encoder_dim: int, patch_dim: int, *, dim: int = 48, depth: int = 1,
+    def __init__(self, grid, encoder_dim: int, patch_dim: int, *, dim: int = 48, depth: int = 1,
                  heads: int = 4, mlp_ratio: float = 2.0):
         super().__init__()
-        for name, value in (("num_tokens", num_tokens), ("encoder_dim", encoder_dim), ("patch_dim", patch_dim),
+        grid = _check_grid(grid, "MAEDecoder(grid)")
+        num_tokens = math.prod(grid)
+        for name, value in (("encoder_dim", encoder_dim), ("patch_dim", patch_dim),
                             ("dim", dim), ("depth", depth), ("heads", heads)):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"MAEDecoder({name}): expected a positive int, got {value!r}")
@@ -303,11 +333,10 @@ class MAEDecoder(nn.Module):
         self.num_tokens = num_tokens
         self.proj = nn.Linear(encoder_dim, dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.position = nn.Parameter(torch.zeros(1, num_tokens, dim))
+        self.register_buffer("position", sinusoid_positions(grid, dim), persistent=False)
         self.blocks = _blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, patch_dim)
-        nn.init.trunc_normal_(self.position, std=0.02)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.apply(_init_linear)
 
@@ -335,7 +364,7 @@ class MaskedAutoencoder(nn.Module):
         num_masked(encoder.grid, mask_ratio, masking)   # validates ratio and masking
         self.encoder, self.mask_ratio, self.masking = encoder, float(mask_ratio), masking
         patch_dim = math.prod(encoder.tubelet) * encoder.in_channels
-        self.decoder = MAEDecoder(encoder.num_tokens, encoder.embed_dim, patch_dim, dim=decoder_dim,
+        self.decoder = MAEDecoder(encoder.grid, encoder.embed_dim, patch_dim, dim=decoder_dim,
                                   depth=decoder_depth, heads=heads)
 
     def forward(self, clips: torch.Tensor, mask: torch.Tensor | None = None,
