@@ -139,6 +139,8 @@ def test_make_nbgrader_rejects_a_file_an_empty_outdir_and_an_unknown_chapter(tmp
     with pytest.raises(ValueError, match=r"--chapter '07'.*available: 01_demo, 02_more"):
         make_nbgrader(tmp_path / "out", root, chapter="07")
     assert select_solutions(root, "01_demo")[0].name == "01_demo.ipynb"
+    with pytest.raises(FileNotFoundError, match="no solutions/ folder"):
+        make_nbgrader(tmp_path / "out", tmp_path / "no_course")
 
 
 def _cli(*args, cwd=ROOT):
@@ -152,6 +154,8 @@ def test_cli_refuses_solutions_with_a_message_naming_the_argument():
     assert "repository's solutions/ folder" in result.stderr and not (ROOT / "solutions" / "grading").exists()
     result = _cli("--chapter", "01")
     assert result.returncode == 2 and "--chapter selects a chapter for --nbgrader" in result.stderr
+    result = _cli("--check", "--nbgrader", "/tmp/anywhere")
+    assert result.returncode == 2 and "does not combine with --nbgrader" in result.stderr
 
 
 def test_graded_table_lists_every_chapter_with_its_checks():
