@@ -18,6 +18,16 @@ def test_generator_makes_clips_in_unit_range_of_the_requested_size():
     assert g2(torch.randn(2, 8)).shape == (2, 1, 8, 16, 24)
 
 
+def test_linear_output_has_no_sigmoid():
+    squashed = VideoGenerator(8, widths=(8, 4), clip_size=(4, 4, 4))
+    linear = VideoGenerator(8, widths=(8, 4), clip_size=(4, 4, 4), squash=False)
+    assert any(isinstance(m, torch.nn.Sigmoid) for m in squashed.modules())
+    assert not any(isinstance(m, torch.nn.Sigmoid) for m in linear.modules())
+    with torch.no_grad():
+        linear.stages[-1].deconv.bias.fill_(-5.0)
+    assert linear(torch.randn(2, 8)).max() < 0            # nothing clips it to [0, 1]
+
+
 def test_different_noise_gives_different_clips_and_noise_is_reproducible():
     g = VideoGenerator(16, widths=(32, 16, 8)).eval()
     z = g.sample_noise(2, generator=torch.Generator().manual_seed(0))
@@ -80,6 +90,8 @@ def test_bad_input():
         VideoDiscriminator(clip_size=(16, 16))
     with pytest.raises(TypeError, match="spectral_norm"):
         VideoDiscriminator(spectral_norm=1)
+    with pytest.raises(TypeError, match="squash"):
+        VideoGenerator(8, squash=0)
     with pytest.raises(TypeError, match="minibatch_std"):
         VideoDiscriminator(minibatch_std="yes")
     g = VideoGenerator(8, widths=(8, 4))

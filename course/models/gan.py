@@ -21,13 +21,15 @@ __all__ = ["VideoGenerator", "VideoDiscriminator", "MinibatchStdDev", "up_stage"
            "toy_generator", "toy_discriminator"]
 
 
-def up_stage(in_channels: int, out_channels: int, *, last: bool = False) -> nn.Sequential:
-    """ConvTranspose3d(kernel 4, stride 2, padding 1) that doubles T, H and W, then BatchNorm3d + ReLU, or, for the
-    ``last`` stage, a sigmoid (pixels in [0, 1]). Shapes: (N, C_in, T, H, W) -> (N, C_out, 2T, 2H, 2W)."""
+def up_stage(in_channels: int, out_channels: int, *, last: bool = False, squash: bool = True) -> nn.Sequential:
+    """ConvTranspose3d(kernel 4, stride 2, padding 1) that doubles T, H and W, then BatchNorm3d + ReLU; the ``last``
+    stage has neither, and ends in a sigmoid (pixels in [0, 1]) if ``squash``, else is linear.
+    Shapes: (N, C_in, T, H, W) -> (N, C_out, 2T, 2H, 2W)."""
     layers: list[tuple[str, nn.Module]] = [
         ("deconv", nn.ConvTranspose3d(in_channels, out_channels, 4, stride=2, padding=1, bias=last))]
     if last:
-        layers.append(("sigmoid", nn.Sigmoid()))
+        if squash:
+            layers.append(("sigmoid", nn.Sigmoid()))
     else:
         layers += [("bn", nn.BatchNorm3d(out_channels)), ("relu", nn.ReLU(inplace=True))]
     return nn.Sequential(OrderedDict(layers))
@@ -86,12 +88,14 @@ class VideoGenerator(nn.Module):
 
     A linear layer makes a (widths[0], T/2^k, H/2^k, W/2^k) volume (k = len(widths)), then ``k - 1`` :func:`up_stage`
     blocks go through ``widths[1:]`` and a last one to ``out_channels`` with a sigmoid. With the defaults:
-    64-dim noise -> (128, 2, 2, 2) -> (64, 4, 4, 4) -> (32, 8, 8, 8) -> (3, 16, 16, 16).
+    64-dim noise -> (64, 2, 2, 2) -> (32, 4, 4, 4) -> (16, 8, 8, 8) -> (3, 16, 16, 16).
     """
 
-    def __init__(self, latent_dim: int = 64, *, out_channels: int = 3, widths: Sequence[int] = (128, 64, 32),
-                 clip_size: Sequence[int] = (16, 16, 16)):
+    def __init__(self, latent_dim: int = 64, *, out_channels: int = 3, widths: Sequence[int] = (64, 32, 16),
+                 clip_size: Sequence[int] = (16, 16, 16), squash: bool = True):
         super().__init__()
+        if not isinstance(squash, bool):
+            raise TypeError(f"VideoGenerator(squash={squash!r}): expected True or False")
         self.latent_dim = check_positive_int(latent_dim, "VideoGenerator(latent_dim)")
         self.out_channels = check_positive_int(out_channels, "VideoGenerator(out_channels)")
         self.widths = check_widths(widths, "VideoGenerator(widths)")
@@ -102,7 +106,7 @@ class VideoGenerator(nn.Module):
                                      nn.ReLU(inplace=True))
         outs = list(self.widths[1:]) + [self.out_channels]
         self.stages = nn.Sequential(OrderedDict(
-            (f"up{i + 1}", up_stage(c_in, c_out, last=i == len(outs) - 1))
+            (f"up{i + 1}", up_stage(c_in, c_out, last=i == len(outs) - 1, squash=squash))
             for i, (c_in, c_out) in enumerate(zip(self.widths, outs))))
         _init_dcgan(self)
 
@@ -122,10 +126,11 @@ class VideoDiscriminator(nn.Module):
     """Clips (N, in_channels, T, H, W) -> logits (N,): positive means "real".
 
     ``len(widths)`` :func:`down_stage` blocks halve T, H and W each, then a linear layer reads the flattened volume.
-    With the defaults: (3, 16, 16, 16) -> (32, 8, 8, 8) -> (64, 4, 4, 4) -> (128, 2, 2, 2) -> 1 logit.
+    With the defaults: (3, 16, 16, 16) -> (16, 8, 8, 8) -> (32, 4, 4, 4) -> (64, 2, 2, 2) (+ the minibatch
+    standard deviation, :class:`MinibatchStdDev`) -> 1 logit.
     """
 
-    def __init__(self, in_channels: int = 3, *, widths: Sequence[int] = (32, 64, 128),
+    def __init__(self, in_channels: int = 3, *, widths: Sequence[int] = (16, 32, 64),
                  clip_size: Sequence[int] = (16, 16, 16), spectral_norm: bool = True, minibatch_std: bool = True):
         super().__init__()
         for name, flag in (("spectral_norm", spectral_norm), ("minibatch_std", minibatch_std)):
