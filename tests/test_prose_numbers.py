@@ -59,6 +59,7 @@ CHAPTERS = sorted({*CHAPTERS, 15})  # chapter 15 (efficient inference) is held t
 CHAPTERS = sorted({*CHAPTERS, 16})  # chapter 16 (scaling up) is held to it too
 CHAPTERS = sorted({*CHAPTERS, 17})  # chapter 17 (prediction and generation) is held to it too
 CHAPTERS = sorted({*CHAPTERS, 18})  # chapter 18 (self-supervised learning) is held to it too
+CHAPTERS = sorted({*CHAPTERS, 19})
 
 
 def notebooks() -> list[Path]:

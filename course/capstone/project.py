@@ -2,6 +2,8 @@
 
 Built on chapter 14's recipe (:mod:`course.train.real_video`) and chapter 15's export (:mod:`course.efficiency`):
 
+- :func:`track_videos`, :data:`TRACK_GROUPS`: the videos of a track — KTH, UCF101, your own clips, or the practice
+  look-alike — with the group of each, and the brief's default assignment of groups to train / val / held-out;
 - :func:`split_by_group_lists`: a :class:`~course.train.real_video.VideoSplit` (train / val / held-out) from videos,
   their groups and which groups go where;
 - :func:`folder_videos`: the learner's own clips (``root/<class>/<video>`` + a group file) as (path, label) pairs;
@@ -9,7 +11,8 @@ Built on chapter 14's recipe (:mod:`course.train.real_video`) and chapter 15's e
 - :func:`frame_baseline`: a single-frame 2D CNN trained and scored like the recipe's model;
 - :func:`heldout_clip`: one evaluation clip of a decoded video (for an explanation method);
 - :func:`export_and_measure`: ONNX export with its clip spec, parameters, onnxruntime latency, size on disk;
-- :func:`parity_inputs`: the model inputs of a few videos, made the way the deployed model makes them.
+- :func:`parity_inputs`: the model inputs of a few videos, made the way the deployed model makes them;
+- :func:`dataset_provenance`: source, licence and citation of each data set the course uses (``datasets/*.md``).
 """
 from __future__ import annotations
 
@@ -23,8 +26,82 @@ import torch
 from ..train.real_video import RecipeConfig, VideoSplit, eval_loader, predict_videos, train_loader
 from .groups import read_group_file, shared_groups
 
-__all__ = ["split_by_group_lists", "folder_videos", "data_card", "format_data_card", "frame_baseline",
+__all__ = ["TRACKS", "TRACK_GROUPS", "track_videos", "dataset_provenance", "split_by_group_lists", "folder_videos", "data_card", "format_data_card", "frame_baseline",
            "heldout_clip", "export_and_measure", "parity_inputs", "recipe_spec"]
+
+
+#: The brief's tracks: ``kth`` (a), ``ucf101`` (b), ``own`` (c), and ``practice`` (the synthetic look-alike).
+TRACKS = ("kth", "ucf101", "own", "practice")
+
+#: The brief's default groups per track: KTH's official person split (the test persons held out); UCF101 split 1
+#: (groups 1-7 are its test groups; groups 8-10 of its training groups validate). ``own``: you choose.
+TRACK_GROUPS = {
+    "kth": {"train": [11, 12, 13, 14, 15, 16, 17, 18], "val": [1, 4, 19, 20, 21, 23, 24, 25],
+            "heldout": [2, 3, 5, 6, 7, 8, 9, 10, 22]},
+    "ucf101": {"train": list(range(11, 26)), "val": [8, 9, 10], "heldout": list(range(1, 8))},
+}
+
+
+def _ucf_group(path) -> int:
+    from ..train.splits import ucf101_group
+
+    return ucf101_group(Path(path).name)
+
+
+def track_videos(track: str, root, *, group_file=None) -> tuple[list[str], list[tuple[Path, int]], Callable]:
+    """The videos of a track -> (classes, [(path, label), ...], group_of) where ``group_of(path)`` is the video's
+    group (a KTH person, a UCF101 group, or what your group file says).
+
+    - ``"kth"`` and ``"practice"``: KTH-named files ``person<PP>_<class>_d<S>_uncomp.avi`` under ``root`` (any
+      depth; :func:`course.train.real_video.find_kth_videos`), grouped by person;
+    - ``"ucf101"``: ``root/<Class>/v_<Class>_g<GG>_c<CC>.avi`` (the classes you copied there), grouped by ``gGG``;
+    - ``"own"``: ``root/<class>/<video>`` with ``group_file`` (``<class>/<video>,<group>`` lines).
+    """
+    from ..data.folder import find_videos
+    from ..train.real_video import find_kth_videos, kth_person
+    from .report import clip_id
+
+    if track not in TRACKS:
+        raise ValueError(f"track_videos(track): expected one of {TRACKS}, got {track!r}")
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"track_videos(root): no folder {str(root)!r}")
+    if track in ("kth", "practice"):
+        found = find_kth_videos(root)
+        return list(found.classes), found.train + found.val + found.test, kth_person
+    if track == "ucf101":
+        classes, items = find_videos(root)
+        for path, _ in items:
+            _ucf_group(path)                      # a clear error for a file that is not named like UCF101's
+        return classes, items, _ucf_group
+    if group_file is None:
+        raise ValueError("track_videos(group_file): the 'own' track needs a group file (<class>/<video>,<group> lines)")
+    classes, items, groups = folder_videos(root, group_file)
+    return classes, items, lambda path: groups[clip_id(path)]
+
+
+def dataset_provenance(root=None) -> list[dict]:
+    """Source and terms of each data set the course uses, read from the dataset cards ``datasets/*.md`` ->
+    ``[{"dataset", "what", "licence", "citation"}, ...]`` (empty when the course is installed without its
+    repository, e.g. on Colab: then read the cards on the course's web page)."""
+    import re
+
+    from ..config import repo_root
+
+    folder = Path(root) if root is not None else (repo_root() or Path("/nonexistent")) / "datasets"
+    rows = []
+    for card in sorted(folder.glob("*.md")):
+        text = card.read_text(encoding="utf-8")
+        title = re.search(r"^# (.+)$", text, flags=re.MULTILINE)
+        if card.name == "README.md" or title is None:
+            continue
+
+        def field(name):
+            m = re.search(rf"\*\*{name}:\*\*(.+?)(?:\n\n|$)", text, flags=re.DOTALL)
+            return " ".join(m.group(1).split()) if m else "(not stated in the card)"
+
+        rows.append({"dataset": title.group(1).strip(), "what": field("What"), "licence": field("Licence"),
+                     "citation": field("Citation")})
+    return rows
 
 
 def split_by_group_lists(items: Sequence[tuple], group_of: Callable, classes: Sequence[str], *, train: Sequence,
