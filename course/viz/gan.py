@@ -138,6 +138,7 @@ def plot_clip_grid(snapshots: Mapping, *, frames: Sequence[int] | None = None, m
     if not frames or not all(isinstance(f, numbers.Integral) and 0 <= f < t for f in frames):
         raise ValueError(f"plot_clip_grid(frames): expected frame indices in [0, {t}), got {frames}")
     k = min(max_clips, min(a.shape[0] for a in arrays.values()))
+    by_step = all(isinstance(step, numbers.Integral) for step in arrays)
     fig, axes = plt.subplots(len(arrays), k, figsize=(2.4 * k + 0.6, 0.75 * len(arrays) + 0.7), squeeze=False,
                              layout="constrained")
     for i, (step, arr) in enumerate(arrays.items()):
@@ -150,7 +151,7 @@ def plot_clip_grid(snapshots: Mapping, *, frames: Sequence[int] | None = None, m
                 label = f"step {step}" if isinstance(step, numbers.Integral) else str(step)
                 ax.set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
             if i == 0:
-                ax.set_title(f"noise {j}", fontsize=9)
+                ax.set_title(f"noise {j}" if by_step else f"clip {j}", fontsize=9)
     fig.suptitle(title or f"the same noise over training (frames {', '.join(map(str, frames))} of each clip)",
                  fontsize=10)
     return fig
