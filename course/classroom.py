@@ -129,8 +129,12 @@ def nbgrader_notebook(solution_nb, *, solution_path: str, exercise_path: str):
             raise MarkerError(f"{where}: a solution block in a {cell.cell_type} cell (only code and markdown cells "
                               f"can hold answers)")
         _, blocks = _strip_cell_source(source, cell_type=cell.cell_type, where=where)  # validates the markers
-        if blocks:
-            kinds[index] = "answer" if cell.cell_type == "code" else "written"
+        inline = [n for n, line in enumerate(source.split("\n"), start=1)
+                  if BEGIN in line and not line.strip().startswith(BEGIN)]
+        if inline:  # nbgrader takes any line containing the marker for one
+            raise MarkerError(f"{where}: '{BEGIN}' inside line {inline[0]}; nbgrader would take that line for a "
+                              f"solution marker: reword it, or put the marker at the start of its own line")
+        kinds[index] = "answer" if cell.cell_type == "code" else "written"
     if not any(kinds):
         raise MarkerError(f"{solution_path}: no '{BEGIN}' block found — a solutions notebook needs at least one exercise")
 

@@ -87,6 +87,8 @@ def test_two_answers_before_one_check_share_it_and_ids_stay_unique():
 @pytest.mark.parametrize("cells, fragment", [
     ([("code", "x = 1")], "no '### BEGIN SOLUTION' block"),
     ([("code", f"{BEGIN}\nx = 1")], "solutions/01_demo.ipynb, cell 0: '### BEGIN SOLUTION' without a matching"),
+    ([SOLVED, ("markdown", f"Write between `{BEGIN}` and `{END}`.")],
+     "cell 1: '### BEGIN SOLUTION' inside line 1; nbgrader would take that line for a solution marker"),
 ])
 def test_bad_markers_name_the_notebook_and_cell(cells, fragment):
     with pytest.raises(MarkerError, match=re.escape(fragment)):
