@@ -115,6 +115,28 @@ def test_model_targets_are_the_normalised_patches_of_the_input():
     torch.testing.assert_close(out["target"], normalise_patches(patchify(x, TUBELET))[0])
 
 
+def test_pixel_targets_are_the_patches_normalised_like_the_input():
+    x = _clips(2)
+    model = MaskedAutoencoder(_small_encoder(), mask_ratio=0.75, decoder_dim=16, heads=2, target="pixels")
+    out = model(x, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out["target"], (patchify(x, TUBELET) - 0.45) / 0.225)
+    with pytest.raises(ValueError, match="target"):
+        MaskedAutoencoder(_small_encoder(), target="pixel")
+    with pytest.raises(ValueError, match="target_eps"):
+        MaskedAutoencoder(_small_encoder(), target_eps=0)
+
+
+@pytest.mark.parametrize("target", ["patch", "pixels"])
+def test_reconstruct_keeps_visible_tubelets_and_paints_hidden_ones(target):
+    model = MaskedAutoencoder(_small_encoder(), mask_ratio=0.75, decoder_dim=16, heads=2, target=target)
+    x = _clips(2)
+    mask = make_mask(2, GRID, 0.75, generator=torch.Generator().manual_seed(0))
+    painted = patchify(model.reconstruct(x, mask), TUBELET)
+    original = patchify(x, TUBELET)
+    torch.testing.assert_close(painted[~mask], original[~mask])
+    assert not torch.allclose(painted[mask], original[mask])
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # the encoder sees only visible tokens; the loss counts hidden tokens only
 # --------------------------------------------------------------------------------------------------------------------
@@ -248,6 +270,21 @@ def test_reconstruction_report_copy_beats_mean_pixel_on_static_clips_under_rando
     assert random["copy"] < 0.3 * random["mean_pixel"]
     assert tube["copy"] == pytest.approx(tube["mean_pixel"])
     assert tube["visible_tokens"] == 32
+
+
+def test_copy_baseline_falls_back_on_the_given_prediction_and_the_pixel_mean_baseline_is_the_visible_mean():
+    target = torch.randn(2, 128, 6)
+    tube = make_mask(2, GRID, 0.75, generator=torch.Generator().manual_seed(0))
+    fallback = torch.full((2, 1, 6), 3.0)
+    assert (copy_nearest_visible(target, tube, GRID, fallback=fallback)[tube] == 3.0).all()
+    # a clip whose visible pixels are all 0.2 and hidden ones 0.8: the mean baseline predicts 0.2 -> error 0.6 ** 2
+    model = MaskedAutoencoder(_small_encoder(), mask_ratio=0.75, decoder_dim=16, heads=2, target="pixels")
+    report_mask = make_mask(1, GRID, 0.75, generator=torch.Generator().manual_seed(0))   # what the report draws
+    pixel_mask = unpatchify(report_mask[..., None].expand(-1, -1, 384).float(), TUBELET, (16, 32, 32)).bool()
+    clip = torch.where(pixel_mask, 0.8, 0.2).expand(1, 3, 16, 32, 32).contiguous()
+    report = reconstruction_report(model, clip, mask_ratio=0.75, masking="tube", seed=0)
+    assert report["mean_pixel"] == pytest.approx((0.6 / 0.225) ** 2, rel=1e-5)
+    assert report["copy"] == pytest.approx(report["mean_pixel"])
 
 
 def test_encoder_cost_counts_fewer_flops_on_visible_tokens():

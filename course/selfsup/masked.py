@@ -30,11 +30,12 @@ from torch import nn
 
 from ..models.transformer import MultiHeadSelfAttention, TubeletEmbedding, VideoTransformerBlock
 
-__all__ = ["MASKINGS", "num_masked", "make_mask", "patchify", "unpatchify", "normalise_patches", "masked_loss",
+__all__ = ["MASKINGS", "TARGETS", "num_masked", "make_mask", "patchify", "unpatchify", "normalise_patches", "masked_loss",
            "MaskedVideoEncoder", "MAEDecoder", "MaskedAutoencoder", "copy_nearest_visible", "reconstruction_report",
            "encoder_cost", "sinusoid_positions", "train_masked_autoencoder", "pretrain_mae", "MAEHistory"]
 
 MASKINGS = ("tube", "random")
+TARGETS = ("patch", "pixels")
 
 
 def _check_grid(grid, name: str) -> tuple[int, int, int]:
@@ -354,15 +355,36 @@ class MAEDecoder(nn.Module):
 
 class MaskedAutoencoder(nn.Module):
     """Encoder + decoder + the masking rule. ``forward(clips)`` -> dict of loss (scalar, hidden tokens only),
-    prediction and target (N, L, P, normalised pixels), mask (N, L) — one new mask per call unless given."""
+    prediction and target (N, L, P, normalised pixels), mask (N, L) — one new mask per call unless given.
+
+    ``target="patch"``: VideoMAE's targets, each patch normalised by its own mean and std (:func:`normalise_patches`
+    with ``target_eps``); ``"pixels"``: the pixels normalised like the encoder's input, ``(x - input_mean) /
+    input_std`` (MAE's plain-pixel variant), so brightness and colour must be predicted too.
+    """
+
+    def targets(self, clips: torch.Tensor):
+        """(target (N, L, P), mean, std) with ``target * std + mean`` = the patches of ``clips`` (N, C, T, H, W)."""
+        patches = patchify(clips, self.encoder.tubelet)
+        if self.target == "patch":
+            return normalise_patches(patches, self.encoder.in_channels, self.target_eps)
+        C = self.encoder.in_channels
+        mean, std = self.encoder.input_mean.reshape(1, 1, 1, C), self.encoder.input_std.reshape(1, 1, 1, C)
+        target = ((patches.reshape(*patches.shape[:2], -1, C) - mean) / std).reshape(patches.shape)
+        return target, mean, std
 
     def __init__(self, encoder: MaskedVideoEncoder, *, mask_ratio: float = 0.9, masking: str = "tube",
-                 decoder_dim: int = 48, decoder_depth: int = 1, heads: int = 4):
+                 decoder_dim: int = 48, decoder_depth: int = 1, heads: int = 4, target: str = "patch",
+                 target_eps: float = 1e-6):
         super().__init__()
         if not isinstance(encoder, MaskedVideoEncoder):
             raise TypeError(f"MaskedAutoencoder(encoder): expected a MaskedVideoEncoder, got {type(encoder).__name__}")
         num_masked(encoder.grid, mask_ratio, masking)   # validates ratio and masking
+        if not isinstance(target_eps, numbers.Real) or isinstance(target_eps, bool) or not target_eps > 0:
+            raise ValueError(f"MaskedAutoencoder(target_eps): expected a positive number, got {target_eps!r}")
+        if target not in TARGETS:
+            raise ValueError(f"MaskedAutoencoder(target): expected one of {TARGETS}, got {target!r}")
         self.encoder, self.mask_ratio, self.masking = encoder, float(mask_ratio), masking
+        self.target, self.target_eps = target, float(target_eps)
         patch_dim = math.prod(encoder.tubelet) * encoder.in_channels
         self.decoder = MAEDecoder(encoder.grid, encoder.embed_dim, patch_dim, dim=decoder_dim,
                                   depth=decoder_depth, heads=heads)
@@ -372,7 +394,7 @@ class MaskedAutoencoder(nn.Module):
         if mask is None:
             mask = make_mask(len(clips), self.encoder.grid, self.mask_ratio, masking=self.masking,
                              generator=generator)
-        target, _, _ = normalise_patches(patchify(clips, self.encoder.tubelet), self.encoder.in_channels)
+        target, _, _ = self.targets(clips)
         prediction = self.decoder(self.encoder.encode(clips, mask), mask)
         return {"loss": masked_loss(prediction, target, mask), "prediction": prediction, "target": target,
                 "mask": mask}
@@ -381,8 +403,8 @@ class MaskedAutoencoder(nn.Module):
     def reconstruct(self, clips: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Clips (N, C, T, H, W) with the hidden tubelets painted by the decoder, visible ones as they were.
 
-        The decoder predicts *normalised* patches; to show them as pixels they are scaled back with the true
-        patch's mean and std (as VideoMAE's figures do) — the picture shows the predicted structure, not brightness.
+        The decoder predicts normalised patches; with ``target="patch"`` they are scaled back with the true patch's
+        mean and std (as VideoMAE's figures do) — the picture shows the predicted structure, not brightness.
         """
         was = self.training
         self.eval()
@@ -391,19 +413,20 @@ class MaskedAutoencoder(nn.Module):
         finally:
             self.train(was)
         patches = patchify(clips, self.encoder.tubelet)
-        _, mean, std = normalise_patches(patches, self.encoder.in_channels)
+        _, mean, std = self.targets(clips)
         painted = (out["prediction"].reshape(mean.shape[:2] + (-1, mean.shape[-1])) * std + mean).reshape(
             patches.shape)
         patches = torch.where(mask[..., None], painted, patches)
         return unpatchify(patches, self.encoder.tubelet, self.encoder.input_size, self.encoder.in_channels)
 
 
-def copy_nearest_visible(target: torch.Tensor, mask: torch.Tensor, grid) -> torch.Tensor:
+def copy_nearest_visible(target: torch.Tensor, mask: torch.Tensor, grid, fallback=0.0) -> torch.Tensor:
     """The trivial baseline: predict each hidden token by copying the same spatial position from the nearest token
-    frame where it is visible (the earlier one on a tie); where no frame shows it, predict 0 (the patch mean).
+    frame where it is visible (the earlier one on a tie); where no frame shows it, predict ``fallback`` (a number or
+    a tensor broadcastable to (N, L, P); 0 = the patch mean for per-patch normalised targets).
 
     target (N, L, P), mask (N, L) bool, grid (T', H', W') -> prediction (N, L, P). Under tube masking no frame shows
-    a hidden position, so this baseline is the mean-pixel baseline; under random masking it usually finds one.
+    a hidden position, so this baseline is the mean baseline; under random masking it usually finds one.
     """
     T, H, W = _check_grid(grid, "copy_nearest_visible(grid)")
     if not torch.is_tensor(mask) or mask.dtype != torch.bool or mask.shape != target.shape[:2] \
@@ -414,6 +437,7 @@ def copy_nearest_visible(target: torch.Tensor, mask: torch.Tensor, grid) -> torc
     grid_target = target.reshape(N, T, H * W, P)
     hidden = mask.reshape(N, T, H * W)
     prediction = torch.zeros_like(grid_target)
+    fallback = torch.as_tensor(fallback, dtype=target.dtype).expand(N, L, P).reshape(N, T, H * W, P)
     frames = torch.arange(T)
     distance = (frames[:, None] - frames[None, :]).abs().float() + frames[None, :] * 1e-3   # (t, t'): ties -> earlier
     for t in range(T):
@@ -422,17 +446,27 @@ def copy_nearest_visible(target: torch.Tensor, mask: torch.Tensor, grid) -> torc
         best = cost.argmin(dim=1)                                                  # (N, S)
         found = torch.isfinite(cost.min(dim=1).values)
         copied = grid_target.gather(1, best[:, None, :, None].expand(N, 1, H * W, P))[:, 0]
-        prediction[:, t] = torch.where(found[..., None], copied, 0.0)
+        prediction[:, t] = torch.where(found[..., None], copied, fallback[:, t])
     return prediction.reshape(N, L, P)
+
+
+def _visible_mean(target: torch.Tensor, mask: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, 1, P): each clip's mean over its visible tokens' pixels, per channel, repeated over the patch."""
+    N, L, P = target.shape
+    values = target.reshape(N, L, -1, channels)
+    weight = (~mask).to(target.dtype)[..., None, None]
+    mean = (values * weight).sum(dim=(1, 2)) / (weight.sum(dim=(1, 2)) * values.shape[2])      # (N, C)
+    return mean[:, None, None, :].expand(N, 1, P // channels, channels).reshape(N, 1, P)
 
 
 @torch.no_grad()
 def reconstruction_report(model: MaskedAutoencoder, clips: torch.Tensor, *, mask_ratio: float, masking: str,
                           seed: int = 0, batch_size: int = 64) -> dict:
-    """Losses on the hidden tokens of ``clips`` (N, C, T, H, W) under fresh masks (seeded), all in normalised pixels:
+    """Losses on the hidden tokens of ``clips`` (N, C, T, H, W) under fresh masks (seeded), in the model's targets:
 
-    ``{"model": the MAE's loss, "mean_pixel": predicting each patch's mean (0 after normalisation),
-    "copy": copy_nearest_visible's loss, "visible_tokens": tokens the encoder saw per clip}``.
+    ``{"model": the MAE's loss, "mean_pixel": the mean baseline, "copy": copy_nearest_visible's loss (falling back
+    on the mean baseline), "visible_tokens": tokens the encoder saw per clip}``. The mean baseline predicts each
+    patch's own mean (0) for ``target="patch"``, and the clip's mean visible pixel (per channel) for ``"pixels"``.
     """
     if not isinstance(model, MaskedAutoencoder):
         raise TypeError(f"reconstruction_report(model): expected a MaskedAutoencoder, got {type(model).__name__}")
@@ -449,8 +483,10 @@ def reconstruction_report(model: MaskedAutoencoder, clips: torch.Tensor, *, mask
             out = model(batch, mask)
             n = int(mask.sum())
             totals["model"] += float(out["loss"]) * n
-            totals["mean_pixel"] += float(masked_loss(torch.zeros_like(out["target"]), out["target"], mask)) * n
-            copy = copy_nearest_visible(out["target"], mask, model.encoder.grid)
+            mean = _visible_mean(out["target"], mask, model.encoder.in_channels) if model.target == "pixels" else 0.0
+            baseline = torch.zeros_like(out["target"]) + mean
+            totals["mean_pixel"] += float(masked_loss(baseline, out["target"], mask)) * n
+            copy = copy_nearest_visible(out["target"], mask, model.encoder.grid, fallback=baseline)
             totals["copy"] += float(masked_loss(copy, out["target"], mask)) * n
             hidden_total += n
     finally:
@@ -534,12 +570,14 @@ def _as_clip_tensor(data, owner: str) -> torch.Tensor:
 def train_masked_autoencoder(data, *, mask_ratio: float = 0.9, masking: str = "tube", epochs: int = 10,
                              seed: int = 0, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.05,
                              dim: int = 64, depth: int = 3, heads: int = 4, decoder_dim: int = 48,
-                             decoder_depth: int = 1, tubelet=(2, 8, 8), progress: bool = True):
+                             decoder_depth: int = 1, tubelet=(2, 8, 8), target: str = "patch",
+                             target_eps: float = 1e-6, progress: bool = True):
     """Pretrain a :class:`MaskedAutoencoder` on unlabelled clips -> (model, :class:`MAEHistory`).
 
     ``data``: a float tensor (N, C, T, H, W) or a dataset whose items are clips or (clip, label) pairs (labels
     ignored); the clip size sets the encoder's ``input_size``. AdamW with a cosine schedule (1-epoch warm-up), a
-    new mask for every clip at every step. Deterministic given ``seed``: initial weights, shuffling and masks come
+    new mask for every clip at every step. ``target``: "patch" (VideoMAE's per-patch normalised pixels) or "pixels"
+    (see :class:`MaskedAutoencoder`). Deterministic given ``seed``: initial weights, shuffling and masks come
     from it (the global random state is left as it was).
     """
     from tqdm.auto import tqdm
@@ -556,7 +594,8 @@ def train_masked_autoencoder(data, *, mask_ratio: float = 0.9, masking: str = "t
         encoder = MaskedVideoEncoder(input_size=tuple(clips.shape[2:]), tubelet=tubelet, dim=dim, depth=depth,
                                      heads=heads, in_channels=clips.shape[1])
         model = MaskedAutoencoder(encoder, mask_ratio=mask_ratio, masking=masking, decoder_dim=decoder_dim,
-                                  decoder_depth=decoder_depth, heads=heads)
+                                  decoder_depth=decoder_depth, heads=heads, target=target,
+                                  target_eps=target_eps)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
     steps_per_epoch = math.ceil(len(clips) / batch_size)
