@@ -779,8 +779,8 @@ def _masked_losses():
     from course.viz import masked
 
     report = {"model": 0.8, "copy": 1.0, "mean_pixel": 1.0}
-    masked.plot_masking_losses({"tube 90%": report, "tube 75%": report, "random 90%": {**report, "copy": 0.4},
-                                "random 75%": {**report, "copy": 0.3}})
+    masked.plot_masking_losses({"tube 0.9 pixels": report, "tube 0.75 pixels": report,
+                                "random 0.9 pixels": {**report, "copy": 0.4}, "tube 0.9 patch": report})
 
 
 def _selfsup_pretext_examples():

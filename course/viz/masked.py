@@ -84,7 +84,7 @@ def reconstruction_slider(model, clip, *, ratios=(0.5, 0.6, 0.75, 0.9), masking:
 
 def plot_masking_losses(reports: dict, *, ax=None):
     """Grouped bars: for each masking setting (a key such as "tube 90%"), the reconstruction loss on hidden tokens of
-    the model, of copying the nearest visible frame, and of predicting each patch's mean. ``reports`` maps the setting
+    the model, of copying the nearest visible frame, and of the mean baseline. ``reports`` maps the setting
     to a :func:`course.selfsup.masked.reconstruction_report` dict. Returns the axes."""
     import matplotlib.pyplot as plt
 
@@ -95,12 +95,12 @@ def plot_masking_losses(reports: dict, *, ax=None):
     names = list(reports)
     x = np.arange(len(names))
     bars = (("model", "MAE (trained)", "tab:blue"), ("copy", "copy nearest visible frame", "tab:orange"),
-            ("mean_pixel", "patch mean (predict 0)", "tab:grey"))
+            ("mean_pixel", "mean baseline", "tab:grey"))
     width = 0.8 / len(bars)
     for i, (key, label, colour) in enumerate(bars):
         values = [reports[n][key] for n in names]
         ax.bar(x + (i - 1) * width, values, width, label=label, color=colour)
-    ax.set_xticks(x, names, fontsize=9)
+    ax.set_xticks(x, [n.replace(" ", "\n", 1) for n in names], fontsize=9)
     ax.set_xlabel("masking used for evaluation")
     ax.set_ylabel("MSE on hidden tubes\n(normalised pixels)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
