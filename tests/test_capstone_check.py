@@ -315,3 +315,41 @@ def test_split_by_group_lists_refuses_a_group_on_two_sides(tmp_path):
         split_by_group_lists(items, kth_person, ["walking", "running"], train=[1, 3], val=[2], heldout=[3])
     with pytest.raises(ValueError, match="split_by_group_lists\\(val\\)"):
         split_by_group_lists(items, kth_person, ["walking", "running"], train=[1], val=[9], heldout=[3])
+
+
+def test_project_helpers_reject_bad_input(tmp_path):
+    from course.capstone.project import (data_card, frame_baseline, heldout_clip, recipe_spec, track_videos)
+    from course.train.real_video import RecipeConfig
+
+    with pytest.raises(ValueError, match="track_videos\\(track\\)"):
+        track_videos("youtube", tmp_path)
+    with pytest.raises(FileNotFoundError, match="track_videos\\(root\\)"):
+        track_videos("kth", tmp_path / "none")
+    with pytest.raises(ValueError, match="group file"):
+        track_videos("own", tmp_path)
+    with pytest.raises(TypeError, match="data_card\\(split\\)"):
+        data_card([], str)
+    with pytest.raises(ValueError, match="missing \\['test'\\]"):
+        frame_baseline({"train": [], "val": []}, {"train": [], "val": []}, 2, RecipeConfig())
+    with pytest.raises(TypeError, match="frame_baseline\\(config\\)"):
+        frame_baseline({k: [] for k in ("train", "val", "test")}, {k: [] for k in ("train", "val", "test")}, 2, {})
+    with pytest.raises(TypeError, match="recipe_spec\\(config\\)"):
+        recipe_spec({}, ["a", "b"])
+    video = torch.zeros(40, 48, 64, 3, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="heldout_clip\\(index\\)"):
+        heldout_clip([video], [0], RecipeConfig(), 1)
+    clip, label = heldout_clip([video], [1], RecipeConfig(), 0)
+    assert tuple(clip.shape) == (3, 16, 40, 56) and label == 1
+
+
+def test_recipe_spec_makes_the_clips_the_recipe_evaluates():
+    """The exported model's clip spec gives the recipe's own evaluation clips, so parity inputs match the report."""
+    from course.capstone.project import heldout_clip, parity_inputs, recipe_spec
+    from course.train.real_video import RecipeConfig
+
+    config = RecipeConfig()
+    video = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (60, 48, 64, 3), dtype=np.uint8))
+    ours = parity_inputs([video], recipe_spec(config, ["running", "walking"]))[0]
+    clip, _ = heldout_clip([video], [0], config, 0)
+    assert ours.shape == (config.eval_clips, 3, 16, 40, 56)
+    assert np.abs(ours[0] - clip.numpy()).max() < 1e-5
