@@ -11,8 +11,8 @@ import pytest
 from nbformat import v4
 
 from course.authoring import BEGIN, END, MarkerError
-from course.classroom import (HIDDEN_STRICT, POINTS_PER_CHECK, POINTS_PER_WRITTEN_ANSWER, graded_exercises_table,
-                              make_nbgrader, nbgrader_notebook, select_solutions)
+from course.classroom import (HIDDEN_STRICT, NBGRADER_CONFIG, POINTS_PER_CHECK, POINTS_PER_WRITTEN_ANSWER,
+                              graded_exercises_table, make_nbgrader, nbgrader_notebook, select_solutions)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -271,3 +271,28 @@ def test_nbgrader_round_trip_blank_wrong_right(tmp_path):
     _nbgrader(course, env, "export")
     grades_csv = (course / "grades.csv").read_text()
     assert "wrong" in grades_csv and "right" in grades_csv
+
+
+def _course_nbgrader_config():
+    from traitlets.config import Config
+
+    config = Config()
+    exec(NBGRADER_CONFIG, {"get_config": lambda: config})
+    return config
+
+
+@pytest.mark.parametrize("solution", select_solutions(ROOT), ids=lambda p: p.stem)
+def test_nbgraders_release_of_every_chapter_is_the_course_exercise(solution):
+    """nbgrader's own preprocessors, configured by the course's nbgrader_config.py, turn each source notebook into
+    the cells `make-exercises` writes to exercises/ (same gaps, check cells without their hidden block)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    from course.authoring import exercise_notebook
+
+    sol = nbformat.read(solution, as_version=4)
+    paths = dict(solution_path=f"solutions/{solution.name}", exercise_path=f"exercises/{solution.name}")
+    source, _, _ = nbgrader_notebook(sol, **paths)
+    config = _course_nbgrader_config()
+    released, resources = ClearSolutions(config=config).preprocess(source, {})
+    released, _ = ClearHiddenTests(config=config).preprocess(released, resources)
+    assert [c.source for c in released.cells] == [c.source for c in exercise_notebook(sol, **paths).cells]
