@@ -136,7 +136,8 @@ def nbgrader_notebook(solution_nb, *, solution_path: str, exercise_path: str):
                               f"solution marker: reword it, or put the marker at the start of its own line")
         kinds[index] = "answer" if cell.cell_type == "code" else "written"
     if not any(kinds):
-        raise MarkerError(f"{solution_path}: no '{BEGIN}' block found — a solutions notebook needs at least one exercise")
+        raise MarkerError(f"{solution_path}: no '{BEGIN}' block found — a solutions notebook needs at least one "
+                          f"exercise")
 
     pending: list[int] = []  # code answers waiting for their check cell
     unchecked: set[int] = set()
@@ -239,7 +240,7 @@ def make_nbgrader(outdir: Path | str, root: Path | str | None = None, *, chapter
     forbidden = _forbidden_outdir(outdir, root)
     if forbidden:
         raise ValueError(f"make_nbgrader(outdir={str(outdir)!r}): that is {forbidden}; choose a folder for the "
-                         f"nbgrader course outside the course's notebook and code folders (e.g. ~/video-course-grading)")
+                         f"nbgrader course outside the course's notebook and code folders (e.g. ~/grading)")
     if not (root / "solutions").is_dir():
         raise FileNotFoundError(f"make_nbgrader: no solutions/ folder in {root}")
     written = []

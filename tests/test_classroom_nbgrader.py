@@ -38,7 +38,8 @@ def _by_id(nb):
 
 
 def test_answer_check_written_and_read_only_cells_get_nbgrader_metadata():
-    nb = _nb(("markdown", "# Title [colab](https://colab.research.google.com/github/o/r/blob/main/solutions/01_demo.ipynb)"),
+    colab = "https://colab.research.google.com/github/o/r/blob/main/solutions/01_demo.ipynb"
+    nb = _nb(("markdown", f"# Title [colab]({colab})"),
              SOLVED, ("markdown", "The check:"), CHECKED,
              ("markdown", f"Why?\n\n{BEGIN}\nBecause.\n{END}"), ("code", "print('later')"))
     out, cells, unchecked = _convert(nb)
@@ -188,7 +189,8 @@ def _nbgrader_env(tmp_path):
 def _nbgrader(course, env, *args):
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
                             text=True, timeout=300)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
+                                    f"{result.stderr[-5000:]}")
     return result
 
 
