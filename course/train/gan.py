@@ -513,7 +513,7 @@ def video_gan_experiment(*, train_clips: int = 2000, test_clips: int = 1000, ste
     with torch.no_grad():
         judge_acc = float((predict_motion(judge, held_out).argmax(1) == held_out_labels).float().mean())
     torch.manual_seed(seed)
-    generator, discriminator = VideoGenerator(64), VideoDiscriminator()
+    generator, discriminator = VideoGenerator(64, squash=False), VideoDiscriminator()
     untrained = copy.deepcopy(generator).eval()
     run = train_video_gan(generator, discriminator, clips, steps=steps, batch_size=batch_size, seed=seed,
                           progress=progress)
