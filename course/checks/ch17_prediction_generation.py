@@ -270,7 +270,8 @@ def gan_generator_loss(fn) -> CheckResult:
     g = torch.Generator().manual_seed(1)
     fake = torch.randn(8, generator=g)
     cases = [
-        Case((torch.tensor([0.0]),), name="D unsure (logit 0): -log 0.5", expected=_g_loss_expected(torch.tensor([0.0])),
+        Case((torch.tensor([0.0]),), name="D unsure (logit 0): -log 0.5",
+             expected=_g_loss_expected(torch.tensor([0.0])),
              hint="-log sigmoid(0) = log 2 = 0.693"),
         Case((fake,), name="a batch of 8 logits", expected=_g_loss_expected(fake)),
         Case((torch.tensor([-3.0, -6.0]),), name="fakes D rejects (logits -3, -6): a large loss",

@@ -142,7 +142,8 @@ class VideoDiscriminator(nn.Module):
         self.clip_size = _check_clip_size(clip_size, len(self.widths), "VideoDiscriminator")
         ins = [self.in_channels] + list(self.widths[:-1])
         self.stages = nn.Sequential(OrderedDict(
-            (f"down{i + 1}", down_stage(c_in, c_out, spectral_norm=spectral_norm)) for i, (c_in, c_out) in enumerate(zip(ins, self.widths))))
+            (f"down{i + 1}", down_stage(c_in, c_out, spectral_norm=spectral_norm))
+            for i, (c_in, c_out) in enumerate(zip(ins, self.widths))))
         last = [s // 2 ** len(self.widths) for s in self.clip_size]
         self.head = nn.Linear((self.widths[-1] + int(minibatch_std)) * last[0] * last[1] * last[2], 1)
         if not spectral_norm:
