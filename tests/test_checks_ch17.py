@@ -46,7 +46,8 @@ def _psnr_zero_division(p, t, r):
 
 CASES = {
     "convlstm_step": (_step_with_the_course_cell, [
-        (_step("ifgo"[::-1]), "h:"), (_step("igfo"), "values differ"), (_step("ifgo", pad=False), "padding = kernel_size // 2"),
+        (_step("ifgo"[::-1]), "h:"), (_step("igfo"), "values differ"),
+        (_step("ifgo", pad=False), "padding = kernel_size // 2"),
         (_step("ifgo", tanh_c=False), "h:")]),
     "copy_last_frame": (lambda past, k: past[:, :, -1:].repeat(1, 1, k, 1, 1), [
         (lambda past, k: past[:, :, :1].repeat(1, 1, k, 1, 1), "values differ"),

@@ -179,8 +179,8 @@ class ConvLSTMForecaster(nn.Module):
         self.embed = conv_stage(2, self.channels, embed, kernel_size=3, stride=2, padding=1, batch_norm=False)
         self.encoder = ConvLSTM(embed, hidden, kernel_size)
         self.forecaster = ConvLSTM(embed, hidden, kernel_size)
-        self.decode = nn.Sequential(nn.ConvTranspose2d(hidden[-1], embed, 4, stride=2, padding=1), nn.ReLU(inplace=True),
-                                    nn.Conv2d(embed, self.channels, 3, padding=1))
+        self.decode = nn.Sequential(nn.ConvTranspose2d(hidden[-1], embed, 4, stride=2, padding=1),
+                                    nn.ReLU(inplace=True), nn.Conv2d(embed, self.channels, 3, padding=1))
 
     def forward(self, past: torch.Tensor, horizon: int = 10, future: torch.Tensor | None = None) -> torch.Tensor:
         check_input(past, 5, "(N, C, T_in, H, W)", "ConvLSTMForecaster", self.channels)

@@ -24,7 +24,7 @@ def _check_clips(x, name: str) -> torch.Tensor:
 
 
 def add_noise(clean: torch.Tensor, sigma: float, *, seed: int = 0) -> torch.Tensor:
-    """clean (N, C, T, H, W) + Gaussian noise of std ``sigma`` (same shape; not clipped, so the noise stays zero-mean)."""
+    """clean (N, C, T, H, W) + Gaussian noise of std ``sigma``, same shape (not clipped: the noise stays zero-mean)."""
     clean = _check_clips(clean, "add_noise(clean)")
     if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or sigma < 0:
         raise ValueError(f"add_noise(sigma): expected a non-negative number, got {sigma!r}")

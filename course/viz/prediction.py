@@ -114,7 +114,8 @@ def prediction_scrubber(past, future, predicted, *, width: int = 360, title: str
     return video_scrubber(clip, width=width, title=label)
 
 
-def plot_denoising(clean, noisy, outputs: Mapping[str, object], *, frame: int = 0, scores: Mapping[str, float] | None = None):
+def plot_denoising(clean, noisy, outputs: Mapping[str, object], *, frame: int = 0,
+                   scores: Mapping[str, float] | None = None):
     """One frame of a clip: clean, noisy and each denoiser's output side by side, with their PSNR in the titles if
     ``scores`` ({name: dB}, including ``"noisy input"``) is given. Clips (1, T, H, W). Returns the figure."""
     import matplotlib.pyplot as plt
