@@ -43,7 +43,7 @@ HUMAN_LINES = (
      "names the held-out set and its size and gives the interval, not only the point; says which numbers come from "
      "data that took part in choices; the limitations are specific to this model and data, not boilerplate"),
     ("Privacy, consent and provenance", 2,
-     "who is in the footage and whether they agreed (KTH's paid actors vs people in clips scraped from the web); the "
+     "who is in the footage and whether they agreed (KTH's actors, filmed on purpose for research, vs people in clips scraped from the web); the "
      "source and licence of every data set used; own clips: consent of everyone filmed, faces and places handled"),
     ("Fairness and where not to use it", 2,
      "the accuracy per group is read (which group is worst, by how much, is the gap within the noise of a few "
