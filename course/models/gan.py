@@ -84,10 +84,12 @@ def _init_dcgan(module: nn.Module) -> None:
 
 
 class VideoGenerator(nn.Module):
-    """Noise (N, latent_dim) -> clips (N, out_channels, T, H, W) in [0, 1].
+    """Noise (N, latent_dim) -> clips (N, out_channels, T, H, W): in [0, 1] through a sigmoid with ``squash=True``
+    (default); with ``squash=False`` the last layer is linear and the clips are clamped to [0, 1] only to be shown or
+    judged (chapter 17 trains that way: a sigmoid that must output 0 for mostly black clips saturates).
 
     A linear layer makes a (widths[0], T/2^k, H/2^k, W/2^k) volume (k = len(widths)), then ``k - 1`` :func:`up_stage`
-    blocks go through ``widths[1:]`` and a last one to ``out_channels`` with a sigmoid. With the defaults:
+    blocks go through ``widths[1:]`` and a last one to ``out_channels``. With the defaults:
     64-dim noise -> (64, 2, 2, 2) -> (32, 4, 4, 4) -> (16, 8, 8, 8) -> (3, 16, 16, 16).
     """
 
