@@ -35,7 +35,8 @@ def test_tiny_run_prints_result_and_saves(tmp_path, capsys):
     assert saved["best_pretext"] == result["pretext"]
     # 3 encoders x 2 modes x 2 fractions x 2 seeds
     assert len(saved["runs"]) == 24 and {r["encoder"] for r in saved["runs"]} == {"scratch", "order", "arrow"}
-    scratch = [r for r in saved["runs"] if r["encoder"] == "scratch" and r["mode"] == "finetune" and r["fraction"] == 0.1]
+    scratch = [r for r in saved["runs"]
+               if r["encoder"] == "scratch" and r["mode"] == "finetune" and r["fraction"] == 0.1]
     assert abs(sum(r["test_acc"] for r in scratch) / 2 - result["scratch_acc"]) < 1e-9
     assert set(saved["learning_rates"]) == {f"{e}/{m}" for e in ("scratch", "order", "arrow")
                                             for m in ("probe", "finetune")}

@@ -39,7 +39,7 @@ MINE = {
                          [lambda c, o: _shuffle(c, o, keep_tail=True),
                           lambda c, o: _shuffle(c, [o.index(i) for i in range(3)])]),          # inverse permutation
     "recall_at_k": (_recall,
-                    [lambda e, y, k: _recall(e, y, k, leave_out=False),                          # the query finds itself
+                    [lambda e, y, k: _recall(e, y, k, leave_out=False),                      # the query finds itself
                      lambda e, y, k: _recall(e, y, k, cosine=False)]),                           # Euclidean distance
 }
 

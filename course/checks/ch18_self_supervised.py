@@ -126,7 +126,8 @@ def recall_at_k(fn) -> CheckResult:
 
     return check_function(fn, _recall_cases(), title="recall_at_k", reference=_recall_reference, compare_fn=same,
                           hint="x = F.normalize(embeddings, dim=1); sim = x @ x.T; sim.fill_diagonal_(-inf); "
-                               "top = sim.topk(k, dim=1).indices; (labels[top] == labels[:, None]).any(1).float().mean()")
+                               "top = sim.topk(k, dim=1).indices; "
+                               "(labels[top] == labels[:, None]).any(1).float().mean()")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

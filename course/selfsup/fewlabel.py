@@ -245,7 +245,8 @@ def format_few_label_table(rows: list[dict]) -> str:
     labels = {r["fraction"]: r["labels"] for r in rows}
     lines = {}
     for r in rows:
-        lines.setdefault((r["encoder"], r["mode"]), {})[r["fraction"]] = f"{100 * r['mean']:5.1f} +- {100 * r['std']:4.1f}"
+        cell = f"{100 * r['mean']:5.1f} +- {100 * r['std']:4.1f}"
+        lines.setdefault((r["encoder"], r["mode"]), {})[r["fraction"]] = cell
     width = max(len(f"{e} ({m})") for e, m in lines)
     head = f"{'encoder (mode)':<{width}}  " + "  ".join(f"{f'{f:.0%} ({labels[f]} clips)':>15}" for f in fractions)
     out = [head, "-" * len(head)]

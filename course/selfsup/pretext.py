@@ -223,7 +223,8 @@ def unlabelled_clips(num_clips: int, *, num_frames: int = 12, size: int = 32, se
     """Unlabelled clips (N, C, T, H, W) in [0, 1] from the course's synthetic videos, labels thrown away.
 
     ``source="shapes"``: :class:`course.data.MovingShapes` (split "train", seed ``seed`` — by default not the seed of
-    the labelled data); ``"digits"``: :class:`course.data.MovingDigits` (size >= 24, digits bouncing; grey, repeated to 3 channels).
+    the labelled data); ``"digits"``: :class:`course.data.MovingDigits` (size >= 24, digits bouncing; grey, repeated
+    to 3 channels).
     """
     from ..data import MovingDigits, MovingShapes
 
