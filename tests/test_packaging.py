@@ -141,3 +141,14 @@ def test_readme_full_mode_times_match_what_each_lecture_states():
                 f"chapter {number}: README says {stated_in_readme}, the lecture says {stated.group(1)} s")
             checked += 1
     assert checked >= 10, f"only {checked} lectures state their full-mode time as '**Time:** in full mode ... took N s'"
+
+
+def test_every_dataset_card_states_what_licence_and_citation():
+    """Chapter 19's provenance table (``course.capstone.project.dataset_provenance``) reads these three fields."""
+    from course.capstone.project import dataset_provenance
+
+    rows = dataset_provenance(ROOT / "datasets")
+    assert len(rows) == len([p for p in (ROOT / "datasets").glob("*.md") if p.name != "README.md"])
+    missing = [(r["dataset"], k) for r in rows for k in ("what", "licence", "citation")
+               if r[k] == "(not stated in the card)"]
+    assert not missing, f"dataset cards without a **What:** / **Licence:** / **Citation:** field: {missing}"

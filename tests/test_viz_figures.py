@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 MIN_POINTS = 8.0
-LAST_CHAPTER = 16             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
+LAST_CHAPTER = 19             # modules of chapters up to this one must all be in FIGURES (see the test at the end)
 DISPLAY_WIDTH_INCHES = 10.0   # about what a JupyterLab notebook column shows at 100 dpi before it shrinks a figure
 
 
