@@ -5,9 +5,13 @@ exercises. Kernels inherit this process's environment, so the variables set here
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections import defaultdict
+from pathlib import Path
+
+import pytest
 
 # The test command sets COURSE_QUICK=1; set it here too so `pytest` alone never starts a full-length run.
 os.environ.setdefault("COURSE_QUICK", "1")
@@ -17,6 +21,19 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
 NOTEBOOK_SECONDS: defaultdict[str, float] = defaultdict(float)
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``benchmark_script("video_gan")`` -> ``benchmarks/video_gan.py`` loaded as a fresh module (the benchmark
+    scripts are programs, not a package, so tests load them by path)."""
+    def load(name: str):
+        path = Path(__file__).resolve().parent / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 def pytest_configure(config):

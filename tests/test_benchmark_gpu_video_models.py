@@ -2,7 +2,6 @@
 full run needs a GPU)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,15 +11,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("gpu_video_models", ROOT / "benchmarks" / "gpu_video_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_channels_last_covers_2d_and_3d_weights():
-    script = _script()
+def test_channels_last_covers_2d_and_3d_weights(benchmark_script):
+    script = benchmark_script("gpu_video_models")
     model = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3), torch.nn.Conv2d(4, 4, 3), torch.nn.Linear(4, 2))
     script.to_channels_last(model)
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
@@ -31,8 +23,8 @@ def test_channels_last_covers_2d_and_3d_weights():
         script.wait_fraction(5.0, 4.0)
 
 
-def test_smoke_variants_on_cpu_keep_the_training_rows(tmp_path):
-    script = _script()
+def test_smoke_variants_on_cpu_keep_the_training_rows(tmp_path, benchmark_script):
+    script = benchmark_script("gpu_video_models")
     (tmp_path / "gpu_video_models.json").write_text(json.dumps(
         {"command": "python benchmarks/gpu_video_models.py", "device": "NVIDIA X", "date": "2026-12-01",
          "torch": "2", "runs": [{"model": "c3d", "precision": "float32", "test_acc": 0.9}]}))

@@ -1,7 +1,6 @@
 """Smoke test of benchmarks/self_supervised.py with tiny settings: the RESULT line and the saved record."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,15 +13,9 @@ TINY = ["--train-clips", "30", "--val-clips", "20", "--test-clips", "20", "--poo
         "--threads", "1"]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("self_supervised", ROOT / "benchmarks" / "self_supervised.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
-def test_tiny_run_prints_result_and_saves(tmp_path, capsys):
-    record = _script().main([*TINY, "--pretexts", "order", "arrow", "--results-dir", str(tmp_path)])
+def test_tiny_run_prints_result_and_saves(tmp_path, capsys, benchmark_script):
+    script = benchmark_script("self_supervised")
+    record = script.main([*TINY, "--pretexts", "order", "arrow", "--results-dir", str(tmp_path)])
     out = capsys.readouterr().out
     result_lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     assert len(result_lines) == 1 and out.rstrip().splitlines()[-1] == result_lines[0]
@@ -44,7 +37,8 @@ def test_tiny_run_prints_result_and_saves(tmp_path, capsys):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_validation_report_saves_nothing(tmp_path, capsys):
-    _script().main([*TINY, "--pretexts", "order", "--seeds", "0", "--report", "val", "--results-dir", str(tmp_path)])
+def test_validation_report_saves_nothing(tmp_path, capsys, benchmark_script):
+    script = benchmark_script("self_supervised")
+    script.main([*TINY, "--pretexts", "order", "--seeds", "0", "--report", "val", "--results-dir", str(tmp_path)])
     assert "val accuracy" in capsys.readouterr().out
     assert not list(tmp_path.iterdir())

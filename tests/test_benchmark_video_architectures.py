@@ -1,7 +1,6 @@
 """Smoke test of benchmarks/video_architectures.py's --quick path and of course.train.architectures."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,10 @@ from course.train.recorded import recorded_runs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("video_architectures", ROOT / "benchmarks" / "video_architectures.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
-def test_quick_path_trains_measures_and_saves_atomically(tmp_path):
-    record = _script().main(["--quick", "--models", "slowfast/fast", "two_stream/motion", "--train-clips", "40",
-                             "--test-clips", "20", "--epochs", "1", "--results-dir", str(tmp_path)])
+def test_quick_path_trains_measures_and_saves_atomically(tmp_path, benchmark_script):
+    script = benchmark_script("video_architectures")
+    record = script.main(["--quick", "--models", "slowfast/fast", "two_stream/motion", "--train-clips", "40",
+                      "--test-clips", "20", "--epochs", "1", "--results-dir", str(tmp_path)])
     saved = recorded_runs("video_architectures", directory=tmp_path)
     assert saved == record | {"total_seconds": saved["total_seconds"]}
     assert [r["model"] for r in saved["runs"]] == ["slowfast/fast", "two_stream/motion"]
@@ -37,8 +30,8 @@ def test_quick_path_trains_measures_and_saves_atomically(tmp_path):
     assert "MFLOPs/clip" in table and "slowfast/fast" in table and "load average" in table
 
 
-def test_quick_path_without_results_dir_does_not_touch_the_committed_record(monkeypatch, tmp_path):
-    script = _script()
+def test_quick_path_without_results_dir_does_not_touch_the_committed_record(monkeypatch, tmp_path, benchmark_script):
+    script = benchmark_script("video_architectures")
     saved = []
     monkeypatch.setattr(script, "save_record", lambda *a, **k: saved.append(a))
     script.main(["--quick", "--models", "slowfast/fast", "--train-clips", "20", "--test-clips", "10", "--epochs", "1"])
@@ -72,10 +65,11 @@ def test_bad_arguments():
         measure_architectures(["c3d_small"], seed=True)
 
 
-def test_seeds_and_name_record_every_seed_in_its_own_file(tmp_path):
-    record = _script().main(["--quick", "--models", "slowfast/fast", "--train-clips", "20", "--test-clips", "10",
-                             "--epochs", "1", "--seeds", "0", "1", "--name", "side_experiment",
-                             "--results-dir", str(tmp_path)])
+def test_seeds_and_name_record_every_seed_in_its_own_file(tmp_path, benchmark_script):
+    script = benchmark_script("video_architectures")
+    record = script.main(["--quick", "--models", "slowfast/fast", "--train-clips", "20", "--test-clips", "10",
+                      "--epochs", "1", "--seeds", "0", "1", "--name", "side_experiment",
+                      "--results-dir", str(tmp_path)])
     assert recorded_runs("video_architectures", directory=tmp_path) is None      # the main table is left alone
     saved = recorded_runs("side_experiment", directory=tmp_path)
     assert saved == record and saved["seeds"] == [0, 1] and "seed" not in saved
@@ -86,7 +80,7 @@ def test_seeds_and_name_record_every_seed_in_its_own_file(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--seed", "1", "--seeds", "0", "1"], ["--seeds", "0", "0"], ["--seeds", "-1"],
                                   ["--name", "../escape"], ["--merge", "x", "--name", "other"]])
-def test_bad_seed_and_name_flags_stop_before_training(argv, capsys):
+def test_bad_seed_and_name_flags_stop_before_training(argv, capsys, benchmark_script):
     with pytest.raises(SystemExit):
-        _script().main(["--quick", "--no-save", *argv])
+        benchmark_script("video_architectures").main(["--quick", "--no-save", *argv])
     assert "error" in capsys.readouterr().err

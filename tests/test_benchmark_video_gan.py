@@ -2,7 +2,6 @@
 with a RESULT line carrying the floor, the ceiling and the trained generator's Frechet distance."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,15 +14,8 @@ SMALL = ["--quick", "--steps", "3", "--train-clips", "40", "--test-clips", "20",
          "--threads", "1", "--no-progress"]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("video_gan", ROOT / "benchmarks" / "video_gan.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
-def test_small_run_saves_a_record_and_ends_with_the_result_line(tmp_path, capsys):
-    record = _script().main(SMALL + ["--results-dir", str(tmp_path)])
+def test_small_run_saves_a_record_and_ends_with_the_result_line(tmp_path, capsys, benchmark_script):
+    record = benchmark_script("video_gan").main(SMALL + ["--results-dir", str(tmp_path)])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("RESULT ")
     result = json.loads(lines[-1][len("RESULT "):])
@@ -39,8 +31,8 @@ def test_small_run_saves_a_record_and_ends_with_the_result_line(tmp_path, capsys
     assert any("closer to the ceiling than to the floor" in line for line in lines)
 
 
-def test_quick_run_without_results_dir_leaves_the_committed_record_alone(monkeypatch):
-    script = _script()
+def test_quick_run_without_results_dir_leaves_the_committed_record_alone(monkeypatch, benchmark_script):
+    script = benchmark_script("video_gan")
     saved = []
     monkeypatch.setattr(script, "save_record", lambda *a, **k: saved.append(a))
     script.main(SMALL)
@@ -48,7 +40,7 @@ def test_quick_run_without_results_dir_leaves_the_committed_record_alone(monkeyp
 
 
 @pytest.mark.parametrize("argv", [["--steps", "0"], ["--threads", "0"], ["--test-clips", "50", "--train-clips", "40"]])
-def test_bad_arguments_stop_before_training(argv, capsys):
+def test_bad_arguments_stop_before_training(argv, capsys, benchmark_script):
     with pytest.raises(SystemExit):
-        _script().main(["--quick", "--no-save", *argv])
+        benchmark_script("video_gan").main(["--quick", "--no-save", *argv])
     assert "error" in capsys.readouterr().err

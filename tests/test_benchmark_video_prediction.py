@@ -2,7 +2,6 @@
 record where it is told and ends with a parseable RESULT line."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,16 +12,10 @@ from course.train.recorded import recorded_runs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("video_prediction", ROOT / "benchmarks" / "video_prediction.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
-def test_quick_run_ends_with_a_result_line_and_saves_its_record(tmp_path, capsys):
-    record = _script().main(["--quick", "--train-clips", "16", "--test-clips", "8", "--threads", "1", "--no-progress",
-                             "--results-dir", str(tmp_path)])
+def test_quick_run_ends_with_a_result_line_and_saves_its_record(tmp_path, capsys, benchmark_script):
+    script = benchmark_script("video_prediction")
+    record = script.main(["--quick", "--train-clips", "16", "--test-clips", "8", "--threads", "1", "--no-progress",
+                      "--results-dir", str(tmp_path)])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("RESULT ")
     result = json.loads(lines[-1][len("RESULT "):])
@@ -38,8 +31,8 @@ def test_quick_run_ends_with_a_result_line_and_saves_its_record(tmp_path, capsys
     assert "--quick" in saved["command"] and not list(tmp_path.glob(".*.tmp"))
 
 
-def test_quick_run_without_results_dir_does_not_touch_the_committed_record(monkeypatch):
-    script = _script()
+def test_quick_run_without_results_dir_does_not_touch_the_committed_record(monkeypatch, benchmark_script):
+    script = benchmark_script("video_prediction")
     saved = []
     monkeypatch.setattr(script, "save_record", lambda *a, **k: saved.append(a))
     script.main(["--quick", "--train-clips", "8", "--test-clips", "4", "--threads", "1", "--no-progress"])
@@ -47,7 +40,7 @@ def test_quick_run_without_results_dir_does_not_touch_the_committed_record(monke
 
 
 @pytest.mark.parametrize("argv", [["--epochs", "0"], ["--hidden", "0"], ["--threads", "0"], ["--seed", "-1"]])
-def test_bad_arguments_stop_before_training(argv, capsys):
+def test_bad_arguments_stop_before_training(argv, capsys, benchmark_script):
     with pytest.raises(SystemExit):
-        _script().main(["--quick", "--no-save", *argv])
+        benchmark_script("video_prediction").main(["--quick", "--no-save", *argv])
     assert "error" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 permutation property, attention-weight retrieval, the cost measures and benchmark, and bad input."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -189,10 +188,8 @@ def test_measured_attention_flops_follow_the_formula(attention):
         assert cost["tokens"] == frames * 16
 
 
-def test_attention_cost_benchmark_smoke(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("attention_cost", ROOT / "benchmarks" / "attention_cost.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_attention_cost_benchmark_smoke(tmp_path, capsys, benchmark_script):
+    script = benchmark_script("attention_cost")
     assert script.main(["--frames", "2", "4", "--size", "16", "--no-models", "--no-memory"]) == 0
     out = capsys.readouterr().out
     assert "falls as T grows: yes" in out and "divided GFLOPs" in out

@@ -2,7 +2,6 @@
 torchrun on 127.0.0.1 (the equivalence test, and a kill -9 of one worker followed by a resume)."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -17,13 +16,6 @@ from course.train.distributed import (DistContext, checkpoint_path, distributed_
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "ddp_train.py"
 ALONE = DistContext(rank=0, world_size=1, local_rank=0, backend=None, device=torch.device("cpu"))
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("ddp_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -166,12 +158,13 @@ def test_launch_helpers():
         run_torchrun(ROOT / "missing.py")
 
 
-def test_script_in_one_process_matches_itself(tmp_path, monkeypatch):
+def test_script_in_one_process_matches_itself(tmp_path, monkeypatch, benchmark_script):
     """Without torchrun the script is an ordinary one-process run; its own comparison is then exact."""
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "cache"))
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    result = _script().main(["--steps", "3", "--clips", "32", "--frames", "4", "--size", "16", "--log-every", "1"])
+    result = benchmark_script("ddp_train").main(["--steps", "3", "--clips", "32", "--frames", "4", "--size", "16",
+                                                 "--log-every", "1"])
     assert result["world_size"] == 1 and result["backend"] is None and result["steps"] == 3
     assert result["global_batch"] == 8 and result["max_weight_diff"] == 0.0   # the same computation, repeated
     assert Path(result["checkpoint"]).is_relative_to(tmp_path / "cache")
@@ -186,12 +179,12 @@ ARGS = ["--steps", "24", "--clips", "128", "--frames", "8", "--size", "32", "--b
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
+def job(tmp_path_factory, benchmark_script):
     """Clips rendered once (in this process), and one uninterrupted 2-process run of 24 steps."""
     folder = tmp_path_factory.mktemp("ddp")
     env = {"COURSE_DATA": str(folder / "cache")}
     data = folder / "clips.pt"
-    _script().prepare_data(data, clips=128, frames=8, size=32, seed=0)
+    benchmark_script("ddp_train").prepare_data(data, clips=128, frames=8, size=32, seed=0)
     args = ARGS + ["--data", str(data)]
     run = run_torchrun(SCRIPT, args + ["--checkpoint", str(folder / "full.pt")], nproc=2, timeout_s=150, env=env)
     return {"folder": folder, "env": env, "args": args, "run": run}

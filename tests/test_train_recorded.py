@@ -1,7 +1,6 @@
 """course.train.recorded (committed GPU results shown in chapters 08-09) and the script that writes them, on a CPU."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -38,10 +37,8 @@ def test_bad_records_and_names_are_clear_errors(tmp_path):
         format_runs_table([])
 
 
-def test_gpu_script_smoke_run_on_cpu_writes_a_record(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_video_models", ROOT / "benchmarks" / "gpu_video_models.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_gpu_script_smoke_run_on_cpu_writes_a_record(tmp_path, benchmark_script):
+    script = benchmark_script("gpu_video_models")
     record = script.main(["--smoke", "--models", "c3d", "--device", "cpu", "--results-dir", str(tmp_path)])
     # on a CPU the default is float32 only: bfloat16 autocast there gave NaN gradients now and then (torch 2.14.1)
     assert [r["precision"] for r in record["runs"]] == ["float32"]

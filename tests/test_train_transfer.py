@@ -1,7 +1,6 @@
 """Tests for course.train.transfer and benchmarks/adapter_transfer.py: subsets, the three set-ups, a tiny study."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -57,10 +56,8 @@ def test_prepare_transfer_setups_leave_the_pretrained_model_alone():
         prepare_transfer(pretrained, "full", 4, head="classifier")
 
 
-def test_tiny_study_through_the_benchmark_script(tmp_path):
-    spec = importlib.util.spec_from_file_location("adapter_transfer", ROOT / "benchmarks" / "adapter_transfer.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_tiny_study_through_the_benchmark_script(tmp_path, benchmark_script):
+    script = benchmark_script("adapter_transfer")
     record = script.main(["--train-clips", "40", "--test-clips", "20", "--pretrain-epochs", "1", "--target-clips",
                           "12", "--epochs", "1", "--results-dir", str(tmp_path)])
     saved = recorded_runs("adapter_transfer", directory=tmp_path)
