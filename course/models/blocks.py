@@ -125,14 +125,20 @@ class FrameEncoder(nn.Module):
         return x.mean(dim=(2, 3)) if self.pool is None else self.pool(x)
 
 
+def check_tensor(x, ndim: int, layout: str, name: str, channels: int | None = None) -> torch.Tensor:
+    """Return ``x`` if it is a float tensor with ``ndim`` dims (and ``channels`` channels in dim 1), else raise a
+    clear error that starts with ``name`` (the function and argument, e.g. ``"psnr(predicted)"``)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor {layout}, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dims {layout}, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{name}: expected {channels} channels in dim 1 {layout}, got shape {tuple(x.shape)}")
+    return x
+
+
 def check_input(x, ndim: int, layout: str, owner: str, channels: int | None = None) -> None:
     """Raise a clear error unless ``x`` is a float tensor with ``ndim`` dims (and ``channels`` channels in dim 1)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{owner}.forward(x): expected a torch.Tensor {layout}, got {type(x).__name__}")
-    if x.ndim != ndim:
-        raise ValueError(f"{owner}.forward(x): expected {ndim} dims {layout}, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{owner}.forward(x): expected a floating-point tensor, got dtype {x.dtype}")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{owner}.forward(x): expected {channels} channels in dim 1 {layout}, "
-                         f"got shape {tuple(x.shape)}")
+    check_tensor(x, ndim, layout, f"{owner}.forward(x)", channels)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.blocks import check_tensor
 from .loop import progress_bar
 
 __all__ = ["copy_last_frame", "mean_frame", "per_horizon_mse", "psnr", "prediction_loss", "prediction_tensors",
@@ -26,13 +27,7 @@ LOSSES = ("mse", "bce")
 
 
 def _check_clip(x, name: str, ndim: int = 5, layout: str = "(N, C, T, H, W)") -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor {layout}, got {type(x).__name__}")
-    if x.ndim != ndim:
-        raise ValueError(f"{name}: expected {ndim} dims {layout}, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
-    return x
+    return check_tensor(x, ndim, layout, name)
 
 
 def _check_horizon(horizon, name: str) -> int:
