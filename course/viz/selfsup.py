@@ -66,8 +66,9 @@ def plot_shortcut(results: dict, *, title: str = "the fade shortcut, measured"):
             ax.text(i, (0 if np.isnan(v) else v) + 1, "n/a" if np.isnan(v) else f"{v:.0f}%", ha="center", fontsize=9)
         if key in chance:
             ax.axhline(100 * chance[key], ls="--", color="grey", label="chance")
-            ax.legend(loc="lower right", fontsize=8)
+            ax.legend(loc="upper right", fontsize=8)   # bar labels sit low on the right (n/a, a random encoder)
         ax.set_xticks(range(len(settings)), settings, fontsize=8)
+        ax.set_xlim(-0.6, len(settings) - 0.4)   # a setting without a bar (n/a) keeps its place
         ax.set_ylim(0, 110)
         ax.set_ylabel("accuracy (%)")
         ax.set_title(label)
